@@ -1,0 +1,77 @@
+// swift-tools-version: 6.1
+// vpcmirror: packet-level traffic mirroring with AWS VPC Traffic Mirroring semantics.
+import PackageDescription
+
+let strict: [SwiftSetting] = [.enableUpcomingFeature("InternalImportsByDefault")]
+
+let package = Package(
+    name: "vpcmirror",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "vpcmirror", targets: ["vpcmirror"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+    ],
+    targets: [
+        // MARK: - C: the only code that names libpcap, libnl and the socket calls Swift cannot import.
+        .systemLibrary(
+            name: "CPcap",
+            path: "Sources/CPcap",
+            pkgConfig: "libpcap",
+            providers: [.apt(["libpcap-dev"])]
+        ),
+        .systemLibrary(
+            name: "CNetlink",
+            path: "Sources/CNetlink",
+            pkgConfig: "libnl-route-3.0",
+            providers: [.apt(["libnl-3-dev", "libnl-route-3-dev"])]
+        ),
+        .target(name: "CMirrorSocket", path: "Sources/CMirrorSocket"),
+
+        // MARK: - Pure modules: no I/O.
+        .target(name: "MirrorWire", path: "Sources/MirrorWire", swiftSettings: strict),
+        .target(name: "MirrorFilter", dependencies: ["MirrorWire"], path: "Sources/MirrorFilter", swiftSettings: strict),
+        .target(name: "MirrorConfig", dependencies: ["MirrorWire", "MirrorFilter"], path: "Sources/MirrorConfig", swiftSettings: strict),
+        .target(name: "MirrorVXLAN", dependencies: ["MirrorWire"], path: "Sources/MirrorVXLAN", swiftSettings: strict),
+
+        // MARK: - I/O modules.
+        .target(name: "MirrorCapture", dependencies: ["CPcap", "MirrorWire"], path: "Sources/MirrorCapture", swiftSettings: strict),
+        .target(name: "MirrorSender", dependencies: ["CMirrorSocket", "MirrorWire"], path: "Sources/MirrorSender", swiftSettings: strict),
+
+        // MARK: - Glue and the executable.
+        .target(
+            name: "MirrorAgent",
+            dependencies: [
+                "MirrorWire", "MirrorFilter", "MirrorConfig", "MirrorVXLAN", "MirrorCapture", "MirrorSender",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/MirrorAgent",
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "vpcmirror",
+            dependencies: [
+                "MirrorAgent", "MirrorConfig", "MirrorCapture",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/vpcmirror",
+            swiftSettings: strict
+        ),
+
+        // MARK: - Tests. Fixtures live in Tests/Fixtures and are found by path.
+        .target(name: "MirrorTestSupport", dependencies: ["MirrorWire"], path: "Sources/MirrorTestSupport", swiftSettings: strict),
+        .testTarget(name: "MirrorWireTests", dependencies: ["MirrorWire", "MirrorTestSupport"], path: "Tests/MirrorWireTests"),
+        .testTarget(name: "MirrorFilterTests", dependencies: ["MirrorFilter", "MirrorConfig", "MirrorTestSupport"], path: "Tests/MirrorFilterTests"),
+        .testTarget(name: "MirrorConfigTests", dependencies: ["MirrorConfig"], path: "Tests/MirrorConfigTests"),
+        .testTarget(name: "MirrorVXLANTests", dependencies: ["MirrorVXLAN", "MirrorTestSupport"], path: "Tests/MirrorVXLANTests"),
+        .testTarget(name: "MirrorCaptureTests", dependencies: ["MirrorCapture", "MirrorTestSupport"], path: "Tests/MirrorCaptureTests"),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: ["MirrorAgent", "MirrorConfig", "MirrorFilter", "MirrorTestSupport"],
+            path: "Tests/EndToEndTests"
+        ),
+    ]
+)

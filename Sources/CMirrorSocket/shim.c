@@ -1,0 +1,149 @@
+// vpcmirror: batched UDP I/O over sendmmsg/recvmmsg. See CMirrorSocket.h for why this is C.
+#define _GNU_SOURCE
+#include "CMirrorSocket.h"
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+
+enum { BATCH = 256 };  // messages per sendmmsg/recvmmsg call; the arrays live on the stack
+
+int CMirrorSocket_make_address(int family, const uint8_t *address, uint16_t port, CMirrorSocket_address *out) {
+    memset(out, 0, sizeof(*out));
+    if (family == AF_INET) {
+        struct sockaddr_in *a = (struct sockaddr_in *)&out->storage;
+        a->sin_family = AF_INET;
+        a->sin_port = htons(port);
+        if (address) memcpy(&a->sin_addr, address, 4);
+        out->length = sizeof(*a);
+        return 0;
+    }
+    if (family == AF_INET6) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&out->storage;
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons(port);
+        if (address) memcpy(&a->sin6_addr, address, 16);
+        out->length = sizeof(*a);
+        return 0;
+    }
+    return -EINVAL;
+}
+
+static int open_udp(int family, const uint8_t *address, uint16_t port, int reuse_port) {
+    int fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -errno;
+    int one = 1;
+    if (reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0) goto fail;
+    if (family == AF_INET6) {
+        // Only IPv6 on an IPv6 socket, so an IPv4 socket on the same port does not collide.
+        if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0) goto fail;
+    }
+    CMirrorSocket_address local;
+    if (CMirrorSocket_make_address(family, address, port, &local) < 0) { close(fd); return -EINVAL; }
+    if (bind(fd, (struct sockaddr *)&local.storage, local.length) < 0) goto fail;
+    return fd;
+fail:;
+    int e = errno;
+    close(fd);
+    return -e;
+}
+
+int CMirrorSocket_open_sender(int family, const uint8_t *bind_address, uint16_t port, int send_buffer_bytes) {
+    int fd = open_udp(family, bind_address, port, 1);
+    if (fd < 0) return fd;
+    if (family == AF_INET) {
+        int dont = IP_PMTUDISC_DONT;
+        setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &dont, sizeof(dont));
+    } else {
+        int dont = IPV6_PMTUDISC_DONT;
+        setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &dont, sizeof(dont));
+    }
+    if (send_buffer_bytes > 0) {
+        if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &send_buffer_bytes, sizeof(int)) < 0)
+            setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &send_buffer_bytes, sizeof(int));
+    }
+    return fd;
+}
+
+int CMirrorSocket_open_receiver(int family, const uint8_t *address, uint16_t port, int reuse_port,
+                                int receive_buffer_bytes) {
+    int fd = open_udp(family, address, port, reuse_port);
+    if (fd < 0) return fd;
+    if (receive_buffer_bytes > 0) {
+        if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &receive_buffer_bytes, sizeof(int)) < 0)
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receive_buffer_bytes, sizeof(int));
+    }
+    return fd;
+}
+
+int CMirrorSocket_local_port(int fd) {
+    struct sockaddr_storage s;
+    socklen_t len = sizeof(s);
+    if (getsockname(fd, (struct sockaddr *)&s, &len) < 0) return -errno;
+    if (s.ss_family == AF_INET) return ntohs(((struct sockaddr_in *)&s)->sin_port);
+    return ntohs(((struct sockaddr_in6 *)&s)->sin6_port);
+}
+
+int CMirrorSocket_send_batch(int fd, const uint8_t *base, const uint32_t *offsets, const uint32_t *lengths,
+                             const CMirrorSocket_address *addresses, const uint16_t *address_index,
+                             unsigned count, int *error) {
+    struct mmsghdr messages[BATCH];
+    struct iovec vectors[BATCH];
+    unsigned done = 0;
+    *error = 0;
+    while (done < count) {
+        unsigned n = count - done < BATCH ? count - done : BATCH;
+        for (unsigned i = 0; i < n; i++) {
+            unsigned k = done + i;
+            vectors[i].iov_base = (void *)(base + offsets[k]);
+            vectors[i].iov_len = lengths[k];
+            const CMirrorSocket_address *to = &addresses[address_index[k]];
+            memset(&messages[i].msg_hdr, 0, sizeof(messages[i].msg_hdr));
+            messages[i].msg_hdr.msg_name = (void *)&to->storage;
+            messages[i].msg_hdr.msg_namelen = to->length;
+            messages[i].msg_hdr.msg_iov = &vectors[i];
+            messages[i].msg_hdr.msg_iovlen = 1;
+        }
+        int r = sendmmsg(fd, messages, n, 0);
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            *error = errno;
+            return (int)done;
+        }
+        done += (unsigned)r;
+    }
+    return (int)done;
+}
+
+int CMirrorSocket_receive_batch(int fd, uint8_t *buffers, unsigned buffer_size, unsigned count, int timeout_ms,
+                                uint32_t *lengths, uint8_t *truncated, CMirrorSocket_address *sources) {
+    if (count > BATCH) count = BATCH;
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    int ready;
+    do { ready = poll(&p, 1, timeout_ms); } while (ready < 0 && errno == EINTR);
+    if (ready < 0) return -errno;
+    if (ready == 0) return 0;
+    struct mmsghdr messages[BATCH];
+    struct iovec vectors[BATCH];
+    for (unsigned i = 0; i < count; i++) {
+        vectors[i].iov_base = buffers + (size_t)i * buffer_size;
+        vectors[i].iov_len = buffer_size;
+        memset(&messages[i].msg_hdr, 0, sizeof(messages[i].msg_hdr));
+        messages[i].msg_hdr.msg_name = &sources[i].storage;
+        messages[i].msg_hdr.msg_namelen = sizeof(sources[i].storage);
+        messages[i].msg_hdr.msg_iov = &vectors[i];
+        messages[i].msg_hdr.msg_iovlen = 1;
+    }
+    int r;
+    do { r = recvmmsg(fd, messages, count, MSG_DONTWAIT, NULL); } while (r < 0 && errno == EINTR);
+    if (r < 0) return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -errno;
+    for (int i = 0; i < r; i++) {
+        lengths[i] = messages[i].msg_len;
+        truncated[i] = (messages[i].msg_hdr.msg_flags & MSG_TRUNC) != 0;
+        sources[i].length = messages[i].msg_hdr.msg_namelen;
+    }
+    return r;
+}
+
+void CMirrorSocket_close(int fd) { close(fd); }

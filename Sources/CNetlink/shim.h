@@ -1,0 +1,5 @@
+// libnl route: interfaces, addresses and link events for live attach.
+#include <netlink/netlink.h>
+#include <netlink/route/link.h>
+#include <netlink/route/addr.h>
+#include <netlink/cache.h>

@@ -1,0 +1,118 @@
+// vpcmirror: every libpcap and stdio call MirrorCapture makes, behind one thin seam (as swift-system's Syscalls.swift).
+internal import CPcap
+
+#if canImport(Glibc)
+internal import Glibc
+#elseif canImport(Darwin)
+internal import Darwin
+#endif
+
+/// The raw outcome of `pcap_next_ex`, in Swift types. `data` points into libpcap's buffer and is valid
+/// only until the next call on the same handle.
+enum LibpcapNext {
+    case packet(data: UnsafeRawBufferPointer, originalLength: Int, seconds: Int64, subsecond: Int64)
+    case endOfFile
+    case timeout
+    case failure(message: String)
+}
+
+/// Why a capture could not be opened: an errno from `fopen`, or libpcap's error text.
+enum LibpcapOpenFailure: Error {
+    case errno(Int32)
+    case message(String, fileByteCount: Int?)
+}
+
+/// The only code in the module that names a libpcap or stdio function. Handles are `OpaquePointer`s
+/// (`pcap_t *`); the owning types make sure each is closed exactly once.
+enum Libpcap {
+    /// Opens a savefile with nanosecond timestamps, so pcap µs, pcap ns and pcapng all come back in ns.
+    ///
+    /// We `fopen` the file ourselves so that errno is read right after the failing call, not
+    /// reconstructed from libpcap's message.
+    static func openOffline(path: String) -> Result<OpaquePointer, LibpcapOpenFailure> {
+        guard let file = fopen(path, "rb") else {
+            return .failure(.errno(errno))
+        }
+        var status = stat()
+        let byteCount = fstat(fileno(file), &status) == 0 ? Int(status.st_size) : nil
+        var errorBuffer = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE))
+        let handle = errorBuffer.withUnsafeMutableBufferPointer { buffer in
+            pcap_fopen_offline_with_tstamp_precision(file, UInt32(PCAP_TSTAMP_PRECISION_NANO), buffer.baseAddress)
+        }
+        guard let handle else {
+            // On failure libpcap leaves the FILE to its caller.
+            fclose(file)
+            return .failure(.message(Self.string(errorBuffer), fileByteCount: byteCount))
+        }
+        return .success(handle)
+    }
+
+    /// Closes the handle and the FILE libpcap took over in `openOffline`.
+    static func close(_ handle: OpaquePointer) {
+        pcap_close(handle)
+    }
+
+    static func dataLink(_ handle: OpaquePointer) -> Int32 {
+        pcap_datalink(handle)
+    }
+
+    /// libpcap's short name for a DLT (`EN10MB`, `USER0`), or nil when it has none.
+    static func dataLinkName(_ dlt: Int32) -> String? {
+        guard let name = pcap_datalink_val_to_name(dlt) else { return nil }
+        return String(cString: name)
+    }
+
+    static func snapshotLength(_ handle: OpaquePointer) -> Int {
+        Int(pcap_snapshot(handle))
+    }
+
+    /// The read position in a savefile: where the next record starts. Nil for live handles.
+    static func fileOffset(_ handle: OpaquePointer) -> Int? {
+        guard let file = pcap_file(handle) else { return nil }
+        let offset = ftell(file)
+        return offset >= 0 ? Int(offset) : nil
+    }
+
+    static func next(_ handle: OpaquePointer) -> LibpcapNext {
+        var header: UnsafeMutablePointer<pcap_pkthdr>? = nil
+        var data: UnsafePointer<UInt8>? = nil
+        let status = pcap_next_ex(handle, &header, &data)
+        switch status {
+        case 1:
+            guard let header else { return .failure(message: "pcap_next_ex returned no header") }
+            let captured = Int(header.pointee.caplen)
+            return .packet(
+                data: UnsafeRawBufferPointer(start: data, count: data == nil ? 0 : captured),
+                originalLength: Int(header.pointee.len),
+                seconds: Int64(header.pointee.ts.tv_sec),
+                // With PCAP_TSTAMP_PRECISION_NANO, tv_usec holds nanoseconds.
+                subsecond: Int64(header.pointee.ts.tv_usec)
+            )
+        case 0:
+            return .timeout
+        case PCAP_ERROR_BREAK:
+            // For a savefile this is the end of the file.
+            return .endOfFile
+        default:
+            return .failure(message: String(cString: pcap_geterr(handle)))
+        }
+    }
+
+    private static func string(_ buffer: [CChar]) -> String {
+        let bytes = buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+/// The errno values MirrorCapture tells apart, and their text.
+enum SystemErrno {
+    static let noEntry = ENOENT
+    static let notDirectory = ENOTDIR
+    static let accessDenied = EACCES
+    static let notPermitted = EPERM
+
+    static func description(_ code: Int32) -> String {
+        guard let text = strerror(code) else { return "errno \(code)" }
+        return String(cString: text)
+    }
+}
