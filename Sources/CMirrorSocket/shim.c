@@ -77,6 +77,10 @@ int CMirrorSocket_open_receiver(int family, const uint8_t *address, uint16_t por
     return fd;
 }
 
+int CMirrorSocket_connect(int fd, const CMirrorSocket_address *address) {
+    return connect(fd, (const struct sockaddr *)&address->storage, address->length) < 0 ? -errno : 0;
+}
+
 int CMirrorSocket_local_port(int fd) {
     struct sockaddr_storage s;
     socklen_t len = sizeof(s);
@@ -98,10 +102,12 @@ int CMirrorSocket_send_batch(int fd, const uint8_t *base, const uint32_t *offset
             unsigned k = done + i;
             vectors[i].iov_base = (void *)(base + offsets[k]);
             vectors[i].iov_len = lengths[k];
-            const CMirrorSocket_address *to = &addresses[address_index[k]];
             memset(&messages[i].msg_hdr, 0, sizeof(messages[i].msg_hdr));
-            messages[i].msg_hdr.msg_name = (void *)&to->storage;
-            messages[i].msg_hdr.msg_namelen = to->length;
+            if (addresses) {
+                const CMirrorSocket_address *to = &addresses[address_index[k]];
+                messages[i].msg_hdr.msg_name = (void *)&to->storage;
+                messages[i].msg_hdr.msg_namelen = to->length;
+            }
             messages[i].msg_hdr.msg_iov = &vectors[i];
             messages[i].msg_hdr.msg_iovlen = 1;
         }

@@ -24,7 +24,8 @@ public struct MirrorPipeline: ~Copyable {
     /// Decoding failures by layer and code, for the report.
     public var malformedReasons: [String: Int] = [:]
 
-    let queue: DatagramQueue
+    /// One queue per sender thread; a flow's source port picks its queue, so a flow keeps its order.
+    let queues: [DatagramQueue]
     let policy: QueueFullPolicy
     let sourcePortCount: UInt64
     /// Per session: VNI, PacketLength, and the global indices of its target's endpoints.
@@ -37,12 +38,13 @@ public struct MirrorPipeline: ~Copyable {
     /// All endpoints of all targets, deduplicated; the sender opens one destination per entry.
     public let destinations: [TrafficMirrorEndpoint]
 
-    public init(engine: TrafficMirrorEngine, encapsulator: VXLANEncapsulator, queue: DatagramQueue,
+    public init(engine: TrafficMirrorEngine, encapsulator: VXLANEncapsulator, queues: [DatagramQueue],
                 sourcePortCount: Int, policy: QueueFullPolicy) {
+        precondition(!queues.isEmpty)
         self.engine = engine
         self.encapsulator = encapsulator
         self.counters = engine.makeCounters()
-        self.queue = queue
+        self.queues = queues
         self.policy = policy
         self.sourcePortCount = UInt64(sourcePortCount)
         let config = engine.configuration
@@ -112,7 +114,7 @@ public struct MirrorPipeline: ~Copyable {
             let destination = endpoints.count == 1
                 ? endpoints[0] : Self.rendezvous(flowHash, candidates: endpoints, keys: self.endpointKeys)
             var sink = QueueSink(
-                queue: self.queue, policy: self.policy,
+                queue: self.queues[Int(portIndex) % self.queues.count], policy: self.policy,
                 route: DatagramRoute(destination: destination, sourcePortIndex: portIndex, session: UInt32(s)))
             let result = self.encapsulator.encapsulate(
                 frame: bytes, summary: summary, vni: self.sessionVNI[s], packetLength: self.sessionPacketLength[s],

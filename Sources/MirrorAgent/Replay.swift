@@ -22,7 +22,10 @@ public struct ReplayOptions: Sendable {
     public var bindAddress: IPAddress? = nil
     /// Default: `wait` at maximum speed (nothing is lost by waiting on a file), `drop` when paced.
     public var queueFull: QueueFullPolicy? = nil
-    public var queueBytes = 32 << 20
+    /// Bytes of send queue per sender thread.
+    public var queueBytes = 16 << 20
+    /// Sender threads; each owns a share of the outer source ports (and so of the flows).
+    public var senderThreads = 1
     /// Called about twice a second with a progress line, when set.
     public var progress: (@Sendable (String) -> Void)? = nil
     public init() {}
@@ -47,9 +50,10 @@ public enum Replay {
             }
         }
         let engine = TrafficMirrorEngine(configuration: configuration)
-        let queue = DatagramQueue(byteCapacity: options.queueBytes)
+        let threads = max(1, min(options.senderThreads, options.sourcePorts.count))
+        let queues = (0..<threads).map { _ in DatagramQueue(byteCapacity: options.queueBytes) }
         var pipeline = MirrorPipeline(
-            engine: engine, encapsulator: VXLANEncapsulator(mtu: options.mtu), queue: queue,
+            engine: engine, encapsulator: VXLANEncapsulator(mtu: options.mtu), queues: queues,
             sourcePortCount: options.sourcePorts.count,
             policy: options.queueFull ?? (options.speed == .maximum ? .wait : .drop))
         guard !pipeline.destinations.isEmpty else {
@@ -58,15 +62,19 @@ public enum Replay {
         var senderOptions = UDPSender.Options()
         senderOptions.sourcePorts = options.sourcePorts
         senderOptions.bindAddress = options.bindAddress
-        let sender: UDPSender
+        var senders: [UDPSender] = []
         do {
-            sender = try UDPSender(
-                destinations: pipeline.destinations.map { ($0.address, $0.port) },
-                sessionCount: configuration.trafficMirrorSessions.count, queue: queue, options: senderOptions)
+            for (k, queue) in queues.enumerated() {
+                var o = senderOptions
+                o.portShare = (k, threads)
+                senders.append(try UDPSender(
+                    destinations: pipeline.destinations.map { ($0.address, $0.port) },
+                    sessionCount: configuration.trafficMirrorSessions.count, queue: queue, options: o))
+            }
         } catch {
             throw ReplayError(description: error.description, partialReport: nil)
         }
-        sender.start()
+        for s in senders { s.start() }
 
         let started = monotonicNanoseconds()
         var failure: String? = nil
@@ -111,20 +119,24 @@ public enum Replay {
                         let now = monotonicNanoseconds()
                         if now - lastProgress > 500_000_000 {
                             lastProgress = now
-                            progress(Self.progressLine(pipeline.counters, elapsed: now - started, queued: queue.count))
+                            progress(Self.progressLine(pipeline.counters, elapsed: now - started, queued: queues.reduce(0) { $0 + $1.count }))
                         }
                     }
                 }
             }
         }
-        let (perSession, errors) = sender.finish()
-        let elapsed = monotonicNanoseconds() - started
         var counters = pipeline.counters
-        for (i, c) in perSession.enumerated() {
-            counters.sessions[i].sent += c.sent
-            counters.sessions[i].bytesSent += c.bytesSent
-            counters.sessions[i].droppedSendError += c.failed
+        var errors: [Int32: Int] = [:]
+        for sender in senders {
+            let (perSession, senderErrors) = sender.finish()
+            for (i, c) in perSession.enumerated() {
+                counters.sessions[i].sent += c.sent
+                counters.sessions[i].bytesSent += c.bytesSent
+                counters.sessions[i].droppedSendError += c.failed
+            }
+            errors.merge(senderErrors, uniquingKeysWith: +)
         }
+        let elapsed = monotonicNanoseconds() - started
         let report = ReplayReport(
             configuration: configuration, files: files, loops: max(1, options.loops), elapsedNanoseconds: elapsed,
             counters: counters, malformedReasons: pipeline.malformedReasons,

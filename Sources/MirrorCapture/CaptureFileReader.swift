@@ -13,8 +13,25 @@ public struct CaptureFileReader: ~Copyable {
         case failed(CaptureError)
     }
 
+    /// How the reader knows where each record starts, for error messages. Asking stdio (`ftell`) costs a
+    /// syscall per frame, which more than doubles libpcap's per-frame cost. In classic pcap a record is a
+    /// 16-byte header and its captured bytes, so there we add up instead, once the sum is checked.
+    private enum OffsetTracking {
+        /// Classic pcap before the first frame: check the sum against `ftell` once.
+        case unverified
+        /// Add `recordHeaderByteCount` and the captured length.
+        case counting
+        /// pcapng (blocks we do not see), or a record layout the sum got wrong: ask `ftell`.
+        case asking
+    }
+
+    private static let recordHeaderByteCount = 16
+
     private let handle: OpaquePointer
     private var state: State = .reading
+    private var offsetTracking: OffsetTracking
+    /// Where the next record starts, when counted; nil means ask `ftell`.
+    private var nextRecordOffset: Int? = nil
     /// The path as given to `init`.
     public let path: String
     /// The file's link-layer type, as libpcap reports it (a DLT value: LINKTYPE_RAW files report `.rawDLT12`).
@@ -49,6 +66,7 @@ public struct CaptureFileReader: ~Copyable {
         self.path = path
         self.linkType = linkType
         self.snapshotLength = Libpcap.snapshotLength(handle)
+        self.offsetTracking = Libpcap.majorVersion(handle) == 1 ? .asking : .unverified
     }
 
     deinit {
@@ -65,10 +83,11 @@ public struct CaptureFileReader: ~Copyable {
         case .finished: return nil
         case .failed(let error): throw error
         }
-        // Taken before the read, so a truncated record is reported where it starts.
-        let offset = Libpcap.fileOffset(self.handle)
+        // Known before the read, so a truncated record is reported where it starts.
+        let offset = self.nextRecordOffset ?? Libpcap.fileOffset(self.handle)
         switch Libpcap.next(self.handle) {
         case .packet(let data, let originalLength, let seconds, let subsecond):
+            self.nextRecordOffset = self.offsetAfterRecord(at: offset, capturedByteCount: data.count)
             self.framesRead += 1
             // Wrapping: seconds come from a 32-bit (pcap) or 64-bit (pcapng) field libpcap already converted.
             let nanoseconds = seconds &* 1_000_000_000 &+ subsecond
@@ -92,6 +111,26 @@ public struct CaptureFileReader: ~Copyable {
             )
             self.state = .failed(error)
             throw error
+        }
+    }
+}
+
+extension CaptureFileReader {
+    /// Where the record after one at `offset` starts, or nil to ask `ftell` before the next read.
+    private mutating func offsetAfterRecord(at offset: Int?, capturedByteCount: Int) -> Int? {
+        // libpcap cuts a record longer than the snapshot length and skips the rest: the sum would be short.
+        guard let offset, capturedByteCount < self.snapshotLength else { return nil }
+        let counted = offset + Self.recordHeaderByteCount + capturedByteCount
+        switch self.offsetTracking {
+        case .asking:
+            return nil
+        case .counting:
+            return counted
+        case .unverified:
+            // Kuznetzov's patched format has 24-byte record headers; the check catches it and any other.
+            let actual = Libpcap.fileOffset(self.handle)
+            self.offsetTracking = actual == counted ? .counting : .asking
+            return actual
         }
     }
 }

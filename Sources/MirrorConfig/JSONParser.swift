@@ -82,6 +82,7 @@ private struct Parser {
     func describeByte(at offset: Int) -> String {
         guard offset < self.bytes.count else { return "end of input" }
         let b = self.bytes[offset]
+        if b == UInt8(ascii: "'") { return "\"'\"" }
         if b >= 0x21 && b < 0x7F {
             return "'\(Character(Unicode.Scalar(b)))'"
         }

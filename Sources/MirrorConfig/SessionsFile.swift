@@ -243,8 +243,11 @@ private struct Loader {
                 in: &self.interfaceIds, &self.validator
             )
         }
-        // Whether a field that could identify frames was present but wrong: then "nothing to match" would repeat it.
-        var sawBadMatcher = false
+        // Whether a field that could identify frames was present but wrong (or misspelt): then "nothing to match"
+        // would repeat a problem already reported.
+        var sawBadMatcher = !f.suggested.isDisjoint(with: [
+            "MacAddress", "PrivateIpAddress", "PrivateIpAddresses", "Ipv6Addresses", "InterfaceName",
+        ])
 
         var mac: MACAddress? = nil
         if let value = f["MacAddress"] {
@@ -381,7 +384,7 @@ private struct Loader {
         var numbers: [Int: String] = [:]
         for (i, element) in list.enumerated() {
             let path = "\(filter.path(key))[\(i)]"
-            guard let rule = self.rule(element, at: path, key: key, direction, filterId: filterId) else { continue }
+            guard let rule = self.rule(element, at: path, in: key, direction, filterId: filterId) else { continue }
             if let first = numbers[rule.ruleNumber] {
                 self.validator.reject(
                     "\(path).RuleNumber",
@@ -399,7 +402,7 @@ private struct Loader {
     mutating func rule(
         _ element: JSONValue,
         at path: String,
-        key listKey: String,
+        in listKey: String,
         _ direction: TrafficDirection,
         filterId: String?
     ) -> TrafficMirrorFilterRule? {
@@ -483,7 +486,7 @@ private struct Loader {
     mutating func cidr(_ f: Fields, _ key: String) -> CIDRBlock? {
         guard let text = self.validator.string(f, key, required: true), let value = f[key] else { return nil }
         guard let block = CIDRBlock(text) else {
-            self.validator.reject(f.path(key), value, "is not a CIDR block")
+            self.validator.reject(f.path(key), value, "is not a CIDR")
             return nil
         }
         return block

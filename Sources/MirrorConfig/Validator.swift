@@ -16,6 +16,8 @@ struct Fields {
     let values: [String: JSONValue]
     /// Keys in file order.
     let keys: [String]
+    /// Known names suggested for unknown keys: a missing field that was suggested is not reported again.
+    var suggested: Set<String> = []
 
     subscript(key: String) -> JSONValue? { self.values[key] }
 
@@ -69,10 +71,12 @@ struct Validator {
         case .string: found = "the string \(Self.quote(value))"
         case .array, .object: found = value.kindName
         }
-        self.report(path, value, "expected \(expected), not \(found)")
+        self.report(path, value, "\(path.isEmpty ? "the top level: " : "")expected \(expected), not \(found)")
     }
 
     mutating func missing(_ fields: Fields, _ key: String) {
+        // `"Toport": 2` already said "did you mean ToPort?"; "ToPort is missing" would say it twice.
+        guard !fields.suggested.contains(key) else { return }
         self.report(fields.path(key), nil, "required field is missing")
     }
 
@@ -88,20 +92,21 @@ struct Validator {
         var keys: [String] = []
         values.reserveCapacity(members.count)
         keys.reserveCapacity(members.count)
-        let fields = Fields(path: path, values: [:], keys: [])
+        var suggested: Set<String> = []
         for member in members {
             if !names.read.contains(member.key) && !names.ignored.contains(member.key) {
                 var message = "unknown field"
                 if let suggestion = Self.closest(to: member.key, in: names.all) {
                     message += "; did you mean \(suggestion)?"
+                    suggested.insert(suggestion)
                 }
-                self.report(fields.path(member.key), nil, message)
+                self.report(path.isEmpty ? member.key : "\(path).\(member.key)", nil, message)
                 continue
             }
             values[member.key] = member.value
             keys.append(member.key)
         }
-        return Fields(path: path, values: values, keys: keys)
+        return Fields(path: path, values: values, keys: keys, suggested: suggested)
     }
 
     /// The known name nearest to `key` when at most 2 edits away; ties go to the earlier name.

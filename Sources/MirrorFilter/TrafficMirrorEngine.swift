@@ -64,15 +64,15 @@ extension TrafficMirrorFilter {
 public struct TrafficMirrorEngine: Sendable {
     public let configuration: MirrorConfiguration
 
-    @usableFromInline let filters: [TrafficMirrorFilter]
+    @usableFromInline let filters: CompiledFilters
     /// Per session: index of its filter, its sampling threshold in millionths, its interface.
     @usableFromInline let sessionFilter: [Int]
     @usableFromInline let sessionThreshold: [UInt64]
     /// Per interface: session indices by ascending SessionNumber.
     @usableFromInline let interfaceSessions: [[Int]]
     @usableFromInline let interfaceHasMAC: [Bool]
-    @usableFromInline let byMAC: [MACAddress: Int]
-    @usableFromInline let byAddress: [IPAddress: Int]
+    @usableFromInline let byMAC: InterfaceTable<MACAddress>
+    @usableFromInline let byAddress: InterfaceTable<IPAddress>
     @usableFromInline let amazonDNSAddresses: [IPAddress]
     @usableFromInline let linkLocalAddresses: [IPAddress]
     @usableFromInline let samplingSeed: UInt64
@@ -80,7 +80,7 @@ public struct TrafficMirrorEngine: Sendable {
     /// - Precondition: `configuration` is validated (every reference resolves), as `SessionsFile.parse` returns it.
     public init(configuration: MirrorConfiguration) {
         self.configuration = configuration
-        self.filters = configuration.trafficMirrorFilters
+        self.filters = CompiledFilters(configuration.trafficMirrorFilters)
         var filterIndex: [String: Int] = [:]
         for (i, f) in configuration.trafficMirrorFilters.enumerated() { filterIndex[f.trafficMirrorFilterId] = i }
         var interfaceIndex: [String: Int] = [:]
@@ -105,8 +105,8 @@ public struct TrafficMirrorEngine: Sendable {
             if let mac = e.macAddress { byMAC[mac] = byMAC[mac] ?? i }
             for a in e.addresses { byAddress[a] = byAddress[a] ?? i }
         }
-        self.byMAC = byMAC
-        self.byAddress = byAddress
+        self.byMAC = InterfaceTable(byMAC)
+        self.byAddress = InterfaceTable(byAddress)
         self.interfaceHasMAC = configuration.networkInterfaces.map { $0.macAddress != nil }
         self.amazonDNSAddresses = configuration.neverMirrored.amazonDNSAddresses
         self.linkLocalAddresses = configuration.neverMirrored.linkLocalServiceAddresses
@@ -214,16 +214,16 @@ public struct TrafficMirrorEngine: Sendable {
         var sawDNSExclusion = false
         for s in self.interfaceSessions[interface] {
             counters.sessions[s].evaluated += 1
-            let filter = self.filters[self.sessionFilter[s]]
+            let filter = self.sessionFilter[s]
             let accepted: Bool
             if amazonDNS {
-                accepted = filter.networkServices.contains(.amazonDNS)
+                accepted = self.filters.amazonDNS[filter]
                 if !accepted {
                     counters.sessions[s].amazonDNSExcluded += 1
                     sawDNSExclusion = true
                 }
             } else {
-                switch filter.evaluate(p, direction: direction) {
+                switch self.filters.evaluate(filter: filter, p, direction: direction) {
                 case .accept:
                     accepted = true
                 case .reject:
@@ -263,5 +263,26 @@ public struct TrafficMirrorEngine: Sendable {
     public func countMalformed(counters: inout MirrorCounters) {
         counters.frames.framesRead += 1
         counters.frames.malformed += 1
+    }
+}
+
+/// Interface lookup by MAC or address: a linear scan for the usual handful of interfaces, a dictionary past that.
+@usableFromInline
+struct InterfaceTable<Key: Hashable & Sendable>: Sendable {
+    @usableFromInline let keys: [Key]
+    @usableFromInline let values: [Int]
+    @usableFromInline let dictionary: [Key: Int]?
+
+    init(_ d: [Key: Int]) {
+        self.keys = Array(d.keys)
+        self.values = self.keys.map { d[$0]! }
+        self.dictionary = d.count > 8 ? d : nil
+    }
+
+    @inlinable
+    subscript(key: Key) -> Int? {
+        if let d = self.dictionary { return d[key] }
+        for i in self.keys.indices where self.keys[i] == key { return self.values[i] }
+        return nil
     }
 }

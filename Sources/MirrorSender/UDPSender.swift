@@ -33,6 +33,9 @@ public final class UDPSender: @unchecked Sendable {
         public var sendBufferBytes = 4 << 20
         /// Datagrams taken from the queue per round.
         public var batchSize = 512
+        /// With several sender threads, this one sends for source port indices `i` with `i % count == index`;
+        /// it opens sockets for those ports only.
+        public var portShare: (index: Int, count: Int) = (0, 1)
         public init() {}
     }
 
@@ -40,8 +43,10 @@ public final class UDPSender: @unchecked Sendable {
     public let destinations: [(address: IPAddress, port: UInt16)]
     public let options: Options
     private let addresses: UnsafeMutablePointer<CMirrorSocket_address>
-    /// Sockets by `sourcePortIndex * 2 + (IPv6 ? 1 : 0)`; -1 where a family is unused.
+    /// Connected: sockets by `sourcePortIndex * destinations + destination`. Otherwise by
+    /// `sourcePortIndex * 2 + (IPv6 ? 1 : 0)`, -1 where a family is unused.
     private let sockets: [Int32]
+    private let connected: Bool
     private let finishing = Atomic<Bool>(false)
     private let done = DispatchSemaphore(value: 0)
     private var thread: Thread? = nil
@@ -71,10 +76,26 @@ public final class UDPSender: @unchecked Sendable {
             self.addresses.deallocate()
             throw SenderError(description: "bind address \(bind) is \(bind.family == .ipv4 ? "IPv4" : "IPv6") but no destination is")
         }
+        // Connected sockets (one per source port and destination) spare the kernel a route lookup and an address
+        // copy per datagram; with many destinations, one unconnected socket per source port and family instead.
+        let connected = options.sourcePorts.count * destinations.count <= 1024
+        self.connected = connected
         var sockets: [Int32] = []
-        for port in options.sourcePorts {
-            for family in [IPAddress.Family.ipv4, .ipv6] {
-                guard families.contains(family) else {
+        let addressStorage = self.addresses
+        func fail(_ port: UInt16, _ fd: Int32, _ what: String) -> SenderError {
+            for s in sockets where s >= 0 { CMirrorSocket_close(s) }
+            addressStorage.deallocate()
+            return SenderError(
+                description: "cannot \(what) a UDP socket on source port \(port): \(String(cString: strerror(-fd)))"
+                    + " (choose another range with --source-ports)")
+        }
+        for (portIndex, port) in options.sourcePorts.enumerated() {
+            let mine = portIndex % options.portShare.count == options.portShare.index
+            let perPort: [IPAddress.Family?] = connected
+                ? destinations.map { Optional($0.address.family) }
+                : [families.contains(.ipv4) ? .ipv4 : nil, families.contains(.ipv6) ? .ipv6 : nil]
+            for (k, family) in perPort.enumerated() {
+                guard let family, mine else {
                     sockets.append(-1)
                     continue
                 }
@@ -86,12 +107,13 @@ public final class UDPSender: @unchecked Sendable {
                 } else {
                     fd = CMirrorSocket_open_sender(afamily, nil, port, Int32(options.sendBufferBytes))
                 }
-                if fd < 0 {
-                    for s in sockets where s >= 0 { CMirrorSocket_close(s) }
-                    self.addresses.deallocate()
-                    throw SenderError(
-                        description: "cannot open a UDP socket on source port \(port): \(String(cString: strerror(-fd)))"
-                            + " (choose another range with --source-ports)")
+                if fd < 0 { throw fail(port, fd, "open") }
+                if connected {
+                    let r = CMirrorSocket_connect(fd, self.addresses + k)
+                    if r < 0 {
+                        CMirrorSocket_close(fd)
+                        throw fail(port, r, "connect to \(destinations[k].address) from")
+                    }
                 }
                 sockets.append(fd)
             }
@@ -133,6 +155,8 @@ public final class UDPSender: @unchecked Sendable {
     private func run() {
         let batch = self.options.batchSize
         let keyCount = self.sockets.count
+        let destinationCount = self.destinations.count
+        let addresses = self.connected ? nil : UnsafePointer(self.addresses)
         // Scratch arrays, allocated once: the send loop allocates nothing.
         let offsets = UnsafeMutablePointer<UInt32>.allocate(capacity: batch)
         let lengths = UnsafeMutablePointer<UInt32>.allocate(capacity: batch)
@@ -165,8 +189,13 @@ public final class UDPSender: @unchecked Sendable {
             var touchedCount = 0
             for i in 0..<n {
                 let d = self.queue.datagram(first + i)
-                let isV6 = !self.destinations[Int(d.route.destination)].address.isIPv4
-                let key = Int32(Int(d.route.sourcePortIndex) * 2 + (isV6 ? 1 : 0))
+                let key: Int32
+                if self.connected {
+                    key = Int32(Int(d.route.sourcePortIndex) * destinationCount + Int(d.route.destination))
+                } else {
+                    let isV6 = !self.destinations[Int(d.route.destination)].address.isIPv4
+                    key = Int32(Int(d.route.sourcePortIndex) * 2 + (isV6 ? 1 : 0))
+                }
                 keyOf[i] = key
                 if groupCount[Int(key)] == 0 {
                     touched[touchedCount] = key
@@ -195,7 +224,7 @@ public final class UDPSender: @unchecked Sendable {
                 let key = Int(touched[t])
                 let count = Int(groupCount[key])
                 groupCount[key] = 0
-                self.send(fd: self.sockets[key], base: base, offsets: offsets + start, lengths: lengths + start,
+                self.send(fd: self.sockets[key], addresses: addresses, base: base, offsets: offsets + start, lengths: lengths + start,
                           addressIndex: addressIndex + start, sessions: sessions + start, count: count)
                 start += count
             }
@@ -204,14 +233,14 @@ public final class UDPSender: @unchecked Sendable {
     }
 
     private func send(
-        fd: Int32, base: UnsafePointer<UInt8>, offsets: UnsafeMutablePointer<UInt32>,
+        fd: Int32, addresses: UnsafePointer<CMirrorSocket_address>?, base: UnsafePointer<UInt8>, offsets: UnsafeMutablePointer<UInt32>,
         lengths: UnsafeMutablePointer<UInt32>, addressIndex: UnsafeMutablePointer<UInt16>,
         sessions: UnsafeMutablePointer<UInt32>, count: Int
     ) {
         var done = 0
         while done < count {
             var error: Int32 = 0
-            let sent = Int(CMirrorSocket_send_batch(fd, base, offsets + done, lengths + done, self.addresses,
+            let sent = Int(CMirrorSocket_send_batch(fd, base, offsets + done, lengths + done, addresses,
                                                     addressIndex + done, UInt32(count - done), &error))
             for k in done..<(done + sent) {
                 let s = Int(sessions[k])

@@ -1,5 +1,5 @@
 // vpcmirror: runs external tools (tshark, tcpdump…) from tests, with captured output and a timeout.
-public import Foundation
+import Foundation
 
 #if canImport(Glibc)
 import Glibc

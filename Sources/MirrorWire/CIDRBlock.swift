@@ -4,8 +4,9 @@
 public struct CIDRBlock: Hashable, Sendable, CustomStringConvertible {
     public let network: IPAddress
     public let prefixLength: Int
-    private let maskHigh: UInt64
-    private let maskLow: UInt64
+    /// The prefix as masks over `IPAddress.high` and `.low` (an IPv4 prefix covers the low 32 bits).
+    public let maskHigh: UInt64
+    public let maskLow: UInt64
 
     /// - Returns: `nil` when the prefix is longer than the family allows.
     public init?(network: IPAddress, prefixLength: Int) {

@@ -79,6 +79,9 @@ struct Replay: ParsableCommand {
     @Option(name: .customLong("queue-full"), help: "When the send queue is full: drop (and count) or wait. Default: wait at max speed, drop when paced.")
     var queueFull: String?
 
+    @Option(name: .customLong("sender-threads"), help: "Threads sending VXLAN copies; each owns a share of the source ports.")
+    var senderThreads = 1
+
     @Flag(name: .customLong("no-progress"), help: "No progress line, even on a terminal.")
     var noProgress = false
 
@@ -89,6 +92,7 @@ struct Replay: ParsableCommand {
         guard !self.files.isEmpty else { throw ValidationError("give at least one capture file") }
         guard self.loop >= 1 else { throw ValidationError("--loop must be at least 1") }
         guard self.mtu >= 576 && self.mtu <= 65535 else { throw ValidationError("--mtu must be 576…65535") }
+        guard (1...16).contains(self.senderThreads) else { throw ValidationError("--sender-threads must be 1…16") }
     }
 
     func run() throws {
@@ -104,6 +108,7 @@ struct Replay: ParsableCommand {
             options.speed = .factor(f)
         }
         options.loops = self.loop
+        options.senderThreads = self.senderThreads
         options.mtu = self.mtu
         let parts = self.sourcePorts.split(separator: "-")
         guard parts.count == 2, let from = UInt16(parts[0]), let to = UInt16(parts[1]), from > 0, from <= to,

@@ -51,7 +51,7 @@ enum Doc {
         """
     }
 
-    /// The repository's example, `sessions.json`.
+    /// The first example `sessions.json` (the repository file has since grown; this copy stays fixed).
     static let example = """
         {
           "NetworkInterfaces": [

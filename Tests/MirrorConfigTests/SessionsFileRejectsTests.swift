@@ -103,13 +103,13 @@ let syntaxErrors: [BadFile] = [
         "single quotes",
         "{'NextToken': 1}",
         path: "",
-        mentions: "byte 1 (line 1, column 2): expected a string key or '}', found '''"
+        mentions: #"byte 1 (line 1, column 2): expected a string key or '}', found "'""#
     ),
 ]
 
 /// Wrong shapes and unknown names.
 let shapeErrors: [BadFile] = [
-    BadFile("top level is an array", "[]", path: "", mentions: "expected an object, not an array"),
+    BadFile("top level is an array", "[]", path: "", mentions: "the top level: expected an object, not an array"),
     BadFile("top level is a string", #""x""#, path: "", mentions: #"expected an object, not the string "x""#),
     BadFile(
         "section is an object",
@@ -128,6 +128,18 @@ let shapeErrors: [BadFile] = [
         #"{"TrafficMirrorSession": []}"#,
         path: "TrafficMirrorSession",
         mentions: "did you mean TrafficMirrorSessions?"
+    ),
+    BadFile(
+        "misspelt required field is not also reported missing",
+        d.make(sessions: [#"{"TrafficMirrorSessionId": "tms-1", "NetworkInterfaceId": "eni-1", "TrafficMirrorTargetId": "tmt-1", "TrafficMirrorFilterId": "tmf-1", "sessionNumber": 1}"#]),
+        path: "TrafficMirrorSessions[0].sessionNumber",
+        mentions: "unknown field; did you mean SessionNumber?"
+    ),
+    BadFile(
+        "misspelt MacAddress is not also an interface with nothing to match",
+        d.make(interfaces: [#"{"NetworkInterfaceId": "eni-1", "MacAdress": "02:00:00:00:00:01"}"#]),
+        path: "NetworkInterfaces[0].MacAdress",
+        mentions: "did you mean MacAddress?"
     ),
     BadFile(
         "unknown field far from every name",
@@ -688,7 +700,7 @@ struct SessionsFileRejectsTests {
         }
         #expect(
             error.description == """
-                sessions.json: TrafficMirrorFilters[0].IngressFilterRules[0].DestinationCidrBlock: "10.0.0/8" is not a CIDR block
+                sessions.json: TrafficMirrorFilters[0].IngressFilterRules[0].DestinationCidrBlock: "10.0.0/8" is not a CIDR
                 sessions.json: SamplingSeed: 1.5 is not an integer
                 """
         )

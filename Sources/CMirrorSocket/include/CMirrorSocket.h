@@ -26,11 +26,14 @@ int CMirrorSocket_open_sender(int family, const uint8_t *bind_address, uint16_t 
 int CMirrorSocket_open_receiver(int family, const uint8_t *address, uint16_t port, int reuse_port,
                                 int receive_buffer_bytes);
 
+/// Connects a UDP socket to `address`, so sends skip the per-datagram route lookup. Returns 0 or -errno.
+int CMirrorSocket_connect(int fd, const CMirrorSocket_address *address);
+
 /// The local port a socket is bound to, or -errno.
 int CMirrorSocket_local_port(int fd);
 
 /// Sends `count` datagrams with sendmmsg: datagram i is `lengths[i]` bytes at `base + offsets[i]`, sent to
-/// `addresses[address_index[i]]`. Returns how many were sent before the first failure (all of them when
+/// `addresses[address_index[i]]` (or, when `addresses` is NULL, to the socket's connected peer). Returns how many were sent before the first failure (all of them when
 /// none failed); on a failure `*error` is the errno of datagram [return value], which the caller skips.
 int CMirrorSocket_send_batch(int fd, const uint8_t *base, const uint32_t *offsets, const uint32_t *lengths,
                              const CMirrorSocket_address *addresses, const uint16_t *address_index,

@@ -62,11 +62,17 @@ enum Libpcap {
         return String(cString: name)
     }
 
+    /// The file format's major version: 2 (or 543, DG/UX) for classic pcap, 1 for pcapng.
+    static func majorVersion(_ handle: OpaquePointer) -> Int {
+        Int(pcap_major_version(handle))
+    }
+
     static func snapshotLength(_ handle: OpaquePointer) -> Int {
         Int(pcap_snapshot(handle))
     }
 
     /// The read position in a savefile: where the next record starts. Nil for live handles.
+    /// glibc answers with an `lseek` every time, so callers avoid it on the per-frame path.
     static func fileOffset(_ handle: OpaquePointer) -> Int? {
         guard let file = pcap_file(handle) else { return nil }
         let offset = ftell(file)
