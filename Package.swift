@@ -8,7 +8,9 @@ let package = Package(
     name: "vpcmirror",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "vpcmirror", targets: ["vpcmirror"])
+        .executable(name: "vpcmirror", targets: ["vpcmirror"]),
+        // The pure modules, for the benchmarks package and for embedding.
+        .library(name: "VPCMirrorKit", targets: ["MirrorWire", "MirrorFilter", "MirrorConfig", "MirrorVXLAN"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),

@@ -23,6 +23,8 @@ public struct MirrorPipeline: ~Copyable {
     public var counters: MirrorCounters
     /// Decoding failures by layer and code, for the report.
     public var malformedReasons: [String: Int] = [:]
+    /// Gives later fragments their datagram's ports, so a fragmented datagram stays with its flow.
+    var fragments = FragmentFlowTable()
 
     /// One queue per sender thread; a flow's source port picks its queue, so a flow keeps its order.
     let queues: [DatagramQueue]
@@ -95,7 +97,7 @@ public struct MirrorPipeline: ~Copyable {
 
     /// Processes one captured frame.
     public mutating func process(_ bytes: UnsafeRawBufferPointer, linkType: LinkType) {
-        let summary: PacketSummary
+        var summary: PacketSummary
         do {
             summary = try PacketSummary(decoding: bytes, linkType: linkType)
         } catch {
@@ -103,6 +105,7 @@ public struct MirrorPipeline: ~Copyable {
             self.malformedReasons["\(error.layer) \(error.code)", default: 0] += 1
             return
         }
+        if summary.fragment != .none { self.fragments.resolve(&summary) }
         let decision = self.engine.evaluate(summary, counters: &self.counters)
         guard decision.count > 0 else { return }
         let flowHash = FlowHash.hash(summary, seed: routingSeed)

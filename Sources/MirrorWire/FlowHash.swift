@@ -8,8 +8,9 @@
 /// lowerAddress.high, lowerAddress.low, higherAddress.high, higherAddress.low, and
 /// `family << 56 | protocol << 32 | lowerPort << 16 | higherPort`. `fmix64` is MurmurHash3's finalizer.
 /// Ports are those of TCP and UDP, the echo identifier (both sides) for ICMP echo, and 0 otherwise
-/// (AWS's 3-tuple for other protocols). Fragments of any kind hash by the 3-tuple, so all fragments of a
-/// datagram stay together.
+/// (AWS's 3-tuple for other protocols). A first fragment carries its ports; a later fragment has the ports
+/// `FragmentFlowTable` learnt from its first fragment, or 0 when that was not seen, so the fragments of a
+/// datagram whose first fragment came first stay with the rest of their flow.
 public enum FlowHash {
     @inlinable @inline(__always)
     public static func fmix64(_ value: UInt64) -> UInt64 {
@@ -42,17 +43,16 @@ public enum FlowHash {
     /// The flow hash of a decoded IP packet.
     @inlinable
     public static func hash(_ p: PacketSummary, seed: UInt64) -> UInt64 {
-        var sp: UInt16 = 0
-        var dp: UInt16 = 0
-        if p.fragment == .none {
-            if p.hasPorts {
-                sp = p.sourcePort
-                dp = p.destinationPort
-            } else if p.isICMPEcho {
-                sp = p.icmpEchoIdentifier
-                dp = p.icmpEchoIdentifier
-            }
-        }
+        let (sp, dp) = self.ports(p) ?? (0, 0)
         return hash(p.source, sp, p.destination, dp, protocol: p.transportProtocol, seed: seed)
+    }
+
+    /// The ports a flow key uses: transport ports, ICMP echo identifiers, or a later fragment's learnt ports.
+    @inlinable
+    public static func ports(_ p: PacketSummary) -> (UInt16, UInt16)? {
+        if p.hasPorts { return (p.sourcePort, p.destinationPort) }
+        if p.hasFlowPorts { return (p.flowSourcePort, p.flowDestinationPort) }
+        if p.isICMPEcho { return (p.icmpEchoIdentifier, p.icmpEchoIdentifier) }
+        return nil
     }
 }

@@ -44,6 +44,8 @@ public struct PacketSummary: Sendable {
     /// The transport protocol, after IPv6 extension headers.
     public var transportProtocol = IPProtocol(rawValue: 0)
     public var fragment = IPFragment.none
+    /// IPv4 Identification or the IPv6 Fragment header's Identification: which datagram a fragment belongs to.
+    public var fragmentIdentification: UInt32 = 0
     public var transportOffset = 0
 
     // MARK: Transport layer
@@ -56,6 +58,11 @@ public struct PacketSummary: Sendable {
     /// ICMP echo identifier (0 otherwise): it plays the port in ICMP flow keys, as in Linux conntrack.
     public var icmpEchoIdentifier: UInt16 = 0
     public var isICMPEcho = false
+    /// For a later fragment: its datagram's ports, learnt from the first fragment (`FragmentFlowTable`).
+    /// Used only to hash the flow; rules still see a later fragment as having no ports, as AWS does.
+    public var hasFlowPorts = false
+    public var flowSourcePort: UInt16 = 0
+    public var flowDestinationPort: UInt16 = 0
 
     public init() {}
 
@@ -171,6 +178,7 @@ public struct PacketSummary: Sendable {
         let fragmentOffset = flagsFragment & 0x1FFF
         let moreFragments = flagsFragment & 0x2000 != 0
         self.fragment = fragmentOffset != 0 ? .later : (moreFragments ? .first : .none)
+        self.fragmentIdentification = UInt32(bytes.loadBigEndian(at: start + 4, as: UInt16.self))
         self.ipVersion = 4
         self.transportProtocol = IPProtocol(rawValue: bytes[start + 9])
         self.source = IPAddress(unchecked: bytes, at: start + 12, family: .ipv4)
@@ -211,6 +219,7 @@ public struct PacketSummary: Sendable {
                     let fragmentOffset = field & 0xFFF8
                     let more = field & 1 != 0
                     self.fragment = fragmentOffset != 0 ? .later : (more ? .first : .none)
+                    self.fragmentIdentification = bytes.loadBigEndian(at: offset + 4, as: UInt32.self)
                 } else if next == .ah {
                     length = (Int(bytes[offset + 1]) + 2) * 4  // RFC 4302: in 4-octet units, minus 2
                 } else {

@@ -138,6 +138,7 @@ struct FlowSamplingTests {
             let expected = ReferenceModel(config).expect(records)
             ReplayChecks.expectSameDatagrams(
                 received: datagrams.map(\.payload), expected: expected.datagrams.map(\.payload), label)
+            ReplayChecks.expectFlowOrder(received: datagrams, expected: expected.datagrams.map(\.payload), label)
             flowSets.append(Set(flows.keys))
             print("sampling \(label): \(flows.count) flows of \(Self.connectionCount), \(datagrams.count) datagrams")
         }
@@ -163,6 +164,12 @@ struct FlowSamplingTests {
         #expect(expected.datagrams.count == 1_800)
         ReplayChecks.expectSameDatagrams(
             received: received.flatMap { $0 }.map(\.payload), expected: expected.datagrams.map(\.payload), "3 endpoints")
+        for (i, datagrams) in received.enumerated() {
+            // Per receiver: the expected datagrams of the flows it got, in capture order.
+            let flows = Set(datagrams.compactMap { InnerFlowKey(vxlanPayload: $0.payload) })
+            let mine = expected.datagrams.map(\.payload).filter { InnerFlowKey(vxlanPayload: $0).map(flows.contains) ?? false }
+            ReplayChecks.expectFlowOrder(received: datagrams, expected: mine, "receiver \(i)")
+        }
         var receiverOf: [InnerFlowKey: Set<Int>] = [:]
         var framesOf: [InnerFlowKey: Int] = [:]
         for (index, datagrams) in received.enumerated() {

@@ -68,13 +68,8 @@ struct ReplayFixtureTests {
         ]
         config.filters = [
             .init(id: "tmf-0e2eports00000001", ingress: ingress, egress: egress),
-            .init(
-                id: "tmf-0e2eall0000000001", ingress: SessionsConfig.acceptAll(from: 100),
-                egress: [Rule(number: 90, accept: false, source: "0.0.0.0/0", destination: "255.255.255.255/32")]
-                    + SessionsConfig.acceptAll(from: 100)),
-            .init(
-                id: "tmf-0e2edns0000000001", ingress: SessionsConfig.acceptAll(from: 100),
-                egress: SessionsConfig.acceptAll(from: 100), amazonDNS: true),
+            SessionsConfig.acceptAllButBroadcasts(id: "tmf-0e2eall0000000001"),
+            SessionsConfig.acceptAllWithAmazonDNS(id: "tmf-0e2edns0000000001"),
         ]
         config.targets = [.init(id: "tmt-0e2e0000000000001", endpoints: [endpoint])]
         let seed = ReferenceModel.fnv1a24(derivedId)
@@ -123,18 +118,14 @@ struct ReplayFixtureTests {
         // VNIs: explicit ones as written, the derived one as documented (FNV-1a-32, 24 bits, +1 past taken ones).
         #expect(stats.vniBySession == model.vniBySession)
         let explicit = config.sessions.first { $0.number == 10 }!.vni!
-        #expect(model.vniBySession[config.sessions[2].id] == (explicit + 1) & 0xFF_FFFF, "the derived VNI stepped past the explicit one")
+        let derived = config.sessions.first { $0.number == 20 }!
+        if explicit == ReferenceModel.fnv1a24(derived.id) {
+            #expect(stats.vniBySession[derived.id] == (explicit + 1) & 0xFF_FFFF, "the derived VNI steps past the explicit one")
+        }
 
         // Frame accounting.
-        #expect(stats.balanced)
-        #expect(stats.framesRead == records.count)
-        let frames = ReferenceModel.FrameCounts(
-            read: stats.framesRead, malformed: stats.malformed, notSeen: stats.notSeen,
-            nonIP: stats.neverMirroredNonIP, dhcp: stats.neverMirroredDHCP, linkLocal: stats.neverMirroredLinkLocal,
-            seen: stats.seen)
-        #expect(frames == expected.frames)
+        ReplayChecks.expectCounters(stats, expected, records: records.count)
         for s in stats.sessions {
-            #expect(s.mirrored == expected.mirrored[s.id, default: 0], "session \(s.id) (number \(s.sessionNumber))")
             #expect(s.droppedQueueFull == 0 && s.droppedSendError == 0, "session \(s.id): dropped")
         }
         #expect(stats.sendErrors.isEmpty)
@@ -144,16 +135,10 @@ struct ReplayFixtureTests {
         #expect(!expected.datagrams.isEmpty, "\(c.fixture): the sessions mirror nothing, the test proves little")
         ReplayChecks.expectSameDatagrams(
             received: received.map(\.payload), expected: expected.datagrams.map(\.payload), c.fixture)
-        // Fragments of one address pair share a port (vpcmirror hashes every fragment by its 3-tuple) ...
-        let bothWays = ReplayChecks.expectOnePortPerFlow(received, range: ports, c.fixture)
-        // ... but then a first fragment, which carries the ports, can leave from another port than the rest of its
-        // 5-tuple flow: here the fragmented DNS reply and its unfragmented query. Reported; remove the known
-        // issue when FlowHash keeps such flows together.
-        withKnownIssue("a fragmented UDP reply leaves from another outer port than its query") {
-            ReplayChecks.expectOnePortPerFlow(received, range: ports, c.fixture, firstFragmentsByPorts: true)
-        } when: {
-            c.fixture == "dns-ipv6-fragmented.pcap"
-        }
+        ReplayChecks.expectFlowOrder(received: received, expected: expected.datagrams.map(\.payload), c.fixture)
+        // Both directions of every flow share one outer source port; a fragmented datagram goes with its flow.
+        let bothWays = ReplayChecks.expectOnePortPerFlow(
+            received, expectedInCaptureOrder: expected.datagrams.map(\.payload), range: ports, c.fixture)
         let perSession = config.sessions.map { "\($0.number): \(expected.mirrored[$0.id, default: 0])" }
         print("\(c.fixture): \(records.count) frames, \(received.count) datagrams (by session number \(perSession.joined(separator: ", "))), \(bothWays) flows seen both ways; \(expected.frames)")
     }

@@ -136,13 +136,28 @@ func decode(_ bytes: [UInt8], _ linkType: LinkType) throws(WireError) -> PacketS
                                                payload: Array(repeating: 1, count: 3000)),
             fragmentByteCount: 1480, identification: 77)
         #expect(frags.count == 3)
-        let first = try decode(frags[0], .ethernet)
-        #expect(first.fragment == .first && first.hasPorts && first.destinationPort == 9)
+        var first = try decode(frags[0], .ethernet)
+        #expect(first.fragment == .first && first.hasPorts && first.destinationPort == 9 && first.fragmentIdentification == 77)
+        let flowHash = FlowHash.hash(IPAddress("10.0.0.1")!, 7, IPAddress("10.0.0.2")!, 9, protocol: .udp, seed: 0)
+        #expect(FlowHash.hash(first, seed: 0) == flowHash, "a first fragment hashes with its 5-tuple flow")
+        var table = FragmentFlowTable()
+        // Seen before its first fragment, a later fragment can only hash by the 3-tuple.
+        var early = try decode(frags[2], .ethernet)
+        table.resolve(&early)
+        #expect(!early.hasFlowPorts && FlowHash.hash(early, seed: 0) != flowHash)
+        table.resolve(&first)
         for f in frags.dropFirst() {
-            let s = try decode(f, .ethernet)
-            #expect(s.fragment == IPFragment.later && !s.hasPorts)
-            #expect(FlowHash.hash(s, seed: 0) == FlowHash.hash(first, seed: 0), "fragments hash by the 3-tuple")
+            var s = try decode(f, .ethernet)
+            #expect(s.fragment == IPFragment.later && !s.hasPorts && s.fragmentIdentification == 77)
+            table.resolve(&s)
+            #expect(s.hasFlowPorts && !s.hasPorts, "rules still see no ports")
+            #expect(FlowHash.hash(s, seed: 0) == flowHash, "later fragments join their flow")
         }
+        // Another datagram (identification) of the same pair is not confused with this one.
+        var other = try decode(frags[1], .ethernet)
+        other.fragmentIdentification = 78
+        table.resolve(&other)
+        #expect(!other.hasFlowPorts)
     }
 
     @Test func nonIPFramesDecodeAsNonIP() throws {

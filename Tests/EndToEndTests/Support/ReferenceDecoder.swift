@@ -90,6 +90,8 @@ struct ReferencePacket {
     var isFragment = false
     /// A fragment other than the first: no transport header.
     var isLaterFragment = false
+    /// IPv4 Identification or IPv6 Fragment header Identification.
+    var fragmentIdentification: UInt32 = 0
     /// TCP or UDP with its header present.
     var hasPorts = false
     var sourcePort: UInt16 = 0
@@ -184,6 +186,7 @@ enum ReferenceDecoder {
         let moreFragments = flags & 0x2000 != 0
         p.isFragment = fragmentOffset != 0 || moreFragments
         p.isLaterFragment = fragmentOffset != 0
+        p.fragmentIdentification = UInt32(be16(b, start + 4))
         p.ipVersion = 4
         p.ipProtocol = b[start + 9]
         p.source = Array(b[(start + 12)..<(start + 16)])
@@ -210,6 +213,7 @@ enum ReferenceDecoder {
                 length = 8
                 let field = be16(b, offset + 2)
                 p.isFragment = true
+                p.fragmentIdentification = UInt32(be16(b, offset + 4)) << 16 | UInt32(be16(b, offset + 6))
                 if field & 0xFFF8 != 0 { p.isLaterFragment = true }
                 if field & 0xFFF8 == 0 && field & 1 == 0 { p.isFragment = false }  // atomic fragment
             case 51:  // AH (RFC 4302): 4-octet units, minus 2

@@ -334,7 +334,7 @@ struct InnerFlowKey: Hashable, CustomStringConvertible {
     var lowPort: UInt16
     var high: [UInt8]
     var highPort: UInt16
-    /// Fragments are keyed by addresses only: their ports are not all known.
+    /// A later fragment whose first fragment was not seen: keyed by addresses only.
     var fragments: Bool
 
     var description: String {
@@ -342,28 +342,55 @@ struct InnerFlowKey: Hashable, CustomStringConvertible {
         return "vni \(vni) proto \(ipProtocol)\(kind) \(AddressText.format(low)):\(lowPort) ↔ \(AddressText.format(high)):\(highPort)"
     }
 
-    /// The key of a VXLAN payload's inner frame; nil when it is not TCP/UDP or cannot be decoded (cut short).
-    /// - Parameter firstFragmentsByPorts: key a first fragment (it has ports) with its 5-tuple flow, rather
-    ///   than with the other fragments of its address pair.
-    init?(vxlanPayload payload: [UInt8], firstFragmentsByPorts: Bool = false) {
-        guard payload.count > 8 else { return nil }
-        let vni = UInt32(payload[4]) << 16 | UInt32(payload[5]) << 8 | UInt32(payload[6])
-        guard let p = ReferenceDecoder.decode(Array(payload[8...]), linkType: 1), p.isIP,
-            p.ipProtocol == 6 || p.ipProtocol == 17
-        else { return nil }
-        if p.isFragment && !(firstFragmentsByPorts && p.hasPorts) {
-            let swap = !p.source.lexicographicallyPrecedes(p.destination) && p.source != p.destination
-            self.init(
-                vni: vni, ipProtocol: p.ipProtocol, low: swap ? p.destination : p.source, lowPort: 0,
-                high: swap ? p.source : p.destination, highPort: 0, fragments: true)
-            return
+    /// The keys of VXLAN payloads in capture order; nil for ones that are not TCP/UDP or cannot be decoded.
+    /// vpcmirror's documented rule: a later fragment belongs to the 5-tuple flow of its datagram's first fragment
+    /// (same addresses, protocol and identification) when that came before it; otherwise to its address pair.
+    static func keys(inCaptureOrder payloads: [[UInt8]]) -> [InnerFlowKey?] {
+        struct Datagram: Hashable { var source: [UInt8]; var destination: [UInt8]; var ipProtocol: UInt8; var id: UInt32 }
+        var firstFragments: [Datagram: InnerFlowKey] = [:]
+        return payloads.map { payload in
+            guard payload.count > 8 else { return nil }
+            let vni = UInt32(payload[4]) << 16 | UInt32(payload[5]) << 8 | UInt32(payload[6])
+            guard let p = ReferenceDecoder.decode(Array(payload[8...]), linkType: 1), p.isIP,
+                p.ipProtocol == 6 || p.ipProtocol == 17
+            else { return nil }
+            let datagram = Datagram(source: p.source, destination: p.destination, ipProtocol: p.ipProtocol, id: p.fragmentIdentification)
+            if p.isLaterFragment {
+                // The first fragment may have gone to another session (it has ports, later ones do not), so its
+                // flow is taken with this datagram's VNI.
+                if var key = firstFragments[datagram] {
+                    key.vni = vni
+                    return key
+                }
+                let swap = !p.source.lexicographicallyPrecedes(p.destination) && p.source != p.destination
+                return InnerFlowKey(
+                    vni: vni, ipProtocol: p.ipProtocol, low: swap ? p.destination : p.source, lowPort: 0,
+                    high: swap ? p.source : p.destination, highPort: 0, fragments: true)
+            }
+            guard p.hasPorts else { return nil }
+            let a = (p.source, p.sourcePort)
+            let b = (p.destination, p.destinationPort)
+            let aFirst = a.0.lexicographicallyPrecedes(b.0) || (a.0 == b.0 && a.1 <= b.1)
+            let (l, h) = aFirst ? (a, b) : (b, a)
+            let key = InnerFlowKey(vni: vni, ipProtocol: p.ipProtocol, low: l.0, lowPort: l.1, high: h.0, highPort: h.1, fragments: false)
+            if p.isFragment { firstFragments[datagram] = key }
+            return key
         }
-        guard p.hasPorts else { return nil }
-        let a = (p.source, p.sourcePort)
-        let b = (p.destination, p.destinationPort)
-        let aFirst = a.0.lexicographicallyPrecedes(b.0) || (a.0 == b.0 && a.1 <= b.1)
-        let (l, h) = aFirst ? (a, b) : (b, a)
-        self.init(vni: vni, ipProtocol: p.ipProtocol, low: l.0, lowPort: l.1, high: h.0, highPort: h.1, fragments: false)
+    }
+
+    /// `keys(inCaptureOrder:)` by payload (the first occurrence of a payload decides).
+    static func keysByPayload(inCaptureOrder payloads: [[UInt8]]) -> [[UInt8]: InnerFlowKey] {
+        var keyOf: [[UInt8]: InnerFlowKey] = [:]
+        for (payload, key) in zip(payloads, Self.keys(inCaptureOrder: payloads)) where keyOf[payload] == nil {
+            if let key { keyOf[payload] = key }
+        }
+        return keyOf
+    }
+
+    /// The key of one payload on its own (a later fragment goes by its address pair).
+    init?(vxlanPayload payload: [UInt8]) {
+        guard let key = Self.keys(inCaptureOrder: [payload])[0] else { return nil }
+        self = key
     }
 
     init(vni: UInt32, ipProtocol: UInt8, low: [UInt8], lowPort: UInt16, high: [UInt8], highPort: UInt16, fragments: Bool) {

@@ -40,15 +40,17 @@ enum ReplayChecks {
     /// - Returns: the number of flows seen in both directions (a check with none proves nothing).
     @discardableResult
     static func expectOnePortPerFlow(
-        _ received: [ReceivedDatagram], range: ClosedRange<UInt16>, _ label: String,
-        firstFragmentsByPorts: Bool = false, sourceLocation: SourceLocation = #_sourceLocation
+        _ received: [ReceivedDatagram], expectedInCaptureOrder expected: [[UInt8]] = [], range: ClosedRange<UInt16>,
+        _ label: String, sourceLocation: SourceLocation = #_sourceLocation
     ) -> Int {
+        // Flow keys follow capture order, so later fragments join their first fragment's flow.
+        let keyOf = InnerFlowKey.keysByPayload(inCaptureOrder: expected)
         let outside = received.filter { !range.contains($0.sourcePort) }
         #expect(outside.isEmpty, "\(label): \(outside.count) datagrams from ports outside \(range), first \(outside.first?.sourcePort ?? 0)", sourceLocation: sourceLocation)
         var ports: [InnerFlowKey: Set<UInt16>] = [:]
         var directions: [InnerFlowKey: Set<Bool>] = [:]
         for d in received {
-            guard let key = InnerFlowKey(vxlanPayload: d.payload, firstFragmentsByPorts: firstFragmentsByPorts) else { continue }
+            guard let key = keyOf[d.payload] ?? InnerFlowKey(vxlanPayload: d.payload) else { continue }
             ports[key, default: []].insert(d.sourcePort)
             if let p = ReferenceDecoder.decode(Array(d.payload[8...]), linkType: 1) {
                 directions[key, default: []].insert(p.source == key.low && p.sourcePort == key.lowPort)
@@ -60,5 +62,51 @@ enum ReplayChecks {
             "\(label): \(split.count) of \(ports.count) flows arrived from more than one outer source port, e.g. \(split.first.map { "\($0.key): \($0.value.sorted())" } ?? "")",
             sourceLocation: sourceLocation)
         return directions.values.filter { $0.count == 2 }.count
+    }
+
+    /// Each flow's datagrams arrived in capture order (vpcmirror sends a flow from one port, through one queue).
+    /// Flows whose datagrams differ from the expected ones are left to `expectSameDatagrams`.
+    static func expectFlowOrder(
+        received: [ReceivedDatagram], expected: [[UInt8]], _ label: String,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) {
+        // Flow keys follow capture order, so later fragments join their first fragment's flow.
+        let keyOf = InnerFlowKey.keysByPayload(inCaptureOrder: expected)
+        func byFlow(_ payloads: [[UInt8]]) -> [InnerFlowKey: [[UInt8]]] {
+            var flows: [InnerFlowKey: [[UInt8]]] = [:]
+            for p in payloads {
+                if let key = keyOf[p] ?? InnerFlowKey(vxlanPayload: p) { flows[key, default: []].append(p) }
+            }
+            return flows
+        }
+        let got = byFlow(received.map(\.payload))
+        let want = byFlow(expected)
+        var reordered: [InnerFlowKey] = []
+        for (key, sequence) in want {
+            guard let arrived = got[key], arrived.count == sequence.count, arrived != sequence else { continue }
+            if arrived.sorted(by: lexicographicallyOrdered) == sequence.sorted(by: lexicographicallyOrdered) {
+                reordered.append(key)
+            }
+        }
+        #expect(reordered.isEmpty, "\(label): \(reordered.count) of \(want.count) flows arrived out of order, e.g. \(reordered.first.map(String.init(describing:)) ?? "")", sourceLocation: sourceLocation)
+    }
+
+    /// The replay's counters equal the model's: balanced, every record read, the same frame outcomes and the same
+    /// number mirrored by each session.
+    static func expectCounters(
+        _ stats: ReplayStats, _ expected: ReferenceModel.Expectation, records: Int,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) {
+        #expect(stats.balanced, sourceLocation: sourceLocation)
+        #expect(stats.framesRead == records, sourceLocation: sourceLocation)
+        let counted = ReferenceModel.FrameCounts(
+            read: stats.framesRead, malformed: stats.malformed, notSeen: stats.notSeen,
+            nonIP: stats.neverMirroredNonIP, dhcp: stats.neverMirroredDHCP, linkLocal: stats.neverMirroredLinkLocal,
+            seen: stats.seen)
+        #expect(counted == expected.frames, sourceLocation: sourceLocation)
+        for s in stats.sessions {
+            #expect(s.mirrored == expected.mirrored[s.id, default: 0], "session \(s.id) (number \(s.sessionNumber))",
+                    sourceLocation: sourceLocation)
+        }
     }
 }

@@ -55,6 +55,19 @@ struct SessionsConfig {
     var samplingSeed: UInt64? = nil
 
     /// Accept-all rules for IPv4 and IPv6, numbered `first` and `first + 1`.
+    /// Everything both ways (IPv4 and IPv6), except IPv4 broadcasts sent by the interface.
+    static func acceptAllButBroadcasts(id: String) -> Filter {
+        .init(
+            id: id, ingress: Self.acceptAll(from: 100),
+            egress: [Rule(number: 90, accept: false, source: "0.0.0.0/0", destination: "255.255.255.255/32")]
+                + Self.acceptAll(from: 100))
+    }
+
+    /// Everything both ways, and Amazon DNS.
+    static func acceptAllWithAmazonDNS(id: String) -> Filter {
+        .init(id: id, ingress: Self.acceptAll(from: 100), egress: Self.acceptAll(from: 100), amazonDNS: true)
+    }
+
     static func acceptAll(from first: Int) -> [Rule] {
         [
             Rule(number: first, accept: true, source: "0.0.0.0/0", destination: "0.0.0.0/0"),

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Throughput against peers on the same input in the same run, reported as ratios (see docs/performance.md).
+#   scripts/bench.sh [loops] [rounds]
+# replay: vpcmirror replay (decode, filter, encapsulate, send VXLAN to 127.0.0.1:4789) vs tcpreplay --topspeed -i lo.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+loops=${1:-40}
+rounds=${2:-5}
+bash scripts/install-deps.sh >/dev/null
+swift build -c release --product vpcmirror 2>&1 | grep -E "error" || true
+bin=$PWD/.build/release/vpcmirror
+work=$(mktemp -d)
+sink_pid=""
+cleanup() { [ -n "$sink_pid" ] && kill "$sink_pid" 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+
+# The input: real Ethernet captures concatenated (IPv4 and IPv6, small requests and full-size segments).
+inputs=(http-ipv6-1000req-dropped-resp.pcap http-ooo-retrans-206-large.pcap http-duplicated-packets-206.pcap
+        http-keepalive-browser-wikipedia.pcap mixed-http-dns-icmp-mpls-ipv6.pcap http-range-keepalive-15req-loss.pcap)
+mergecap -a -F pcap -w "$work/input.pcap" "${inputs[@]/#/Tests/Fixtures/}"
+frames=$(capinfos -c -M "$work/input.pcap" | awk '/Number of packets/ {print $NF}')
+
+# Every host in the input is an address of one interface, so every IP frame is filtered and mirrored
+# (ten rules, the accepting ones last: the most rules AWS allows per filter).
+python3 - "$work" <<'PY'
+import json, subprocess, sys
+work = sys.argv[1]
+out = subprocess.run(["tshark", "-r", f"{work}/input.pcap", "-T", "fields", "-e", "ip.src", "-e", "ipv6.src"],
+                     capture_output=True, text=True).stdout.split()
+addresses = sorted({a.split(",")[0] for a in out if a})
+v4 = [a for a in addresses if ":" not in a]
+v6 = [a for a in addresses if ":" in a]
+def rule(n, action, **kw):
+    r = {"RuleNumber": n, "RuleAction": action, "SourceCidrBlock": kw.get("src", "0.0.0.0/0"),
+         "DestinationCidrBlock": kw.get("dst", "0.0.0.0/0")}
+    if "proto" in kw: r["Protocol"] = kw["proto"]
+    if "ports" in kw: r["DestinationPortRange"] = {"FromPort": kw["ports"][0], "ToPort": kw["ports"][1]}
+    return r
+rules = [rule(10 + i, "reject", proto=17, ports=(9000 + i, 9000 + i)) for i in range(3)]
+rules += [rule(100, "accept"), rule(110, "accept", src="::/0", dst="::/0")]
+config = {
+    "NetworkInterfaces": [{"NetworkInterfaceId": "eni-bench",
+                           "PrivateIpAddresses": [{"PrivateIpAddress": a} for a in v4],
+                           "Ipv6Addresses": [{"Ipv6Address": a} for a in v6]}],
+    "AmazonDnsAddresses": [],
+    "TrafficMirrorFilters": [{"TrafficMirrorFilterId": "tmf-bench", "IngressFilterRules": rules, "EgressFilterRules": rules}],
+    "TrafficMirrorTargets": [{"TrafficMirrorTargetId": "tmt-bench", "Endpoints": ["127.0.0.1:4789"]}],
+    "TrafficMirrorSessions": [{"TrafficMirrorSessionId": "tms-bench", "NetworkInterfaceId": "eni-bench",
+                               "TrafficMirrorTargetId": "tmt-bench", "TrafficMirrorFilterId": "tmf-bench",
+                               "SessionNumber": 1, "VirtualNetworkId": 7}],
+}
+json.dump(config, open(f"{work}/sessions.json", "w"))
+PY
+
+# A sink that holds the port and never reads: the kernel drops at its full queue, as cheaply as it can.
+python3 -c "
+import socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('127.0.0.1', 4789)); time.sleep(3600)" &
+sink_pid=$!
+sleep 0.5
+
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+: > "$work/ours"; : > "$work/peer"; : > "$work/rss"
+for r in $(seq "$rounds"); do
+    tcpreplay --topspeed -i lo --loop "$loops" "$work/input.pcap" 2>&1 | awk '/Rated:/ {for (i=1;i<=NF;i++) if ($i=="pps") print $(i-1)}' >> "$work/peer"
+    /usr/bin/time -f "%M" -o "$work/time" "$bin" replay --sessions "$work/sessions.json" --loop "$loops" --no-progress \
+        --stats-json "$work/stats.json" "$work/input.pcap" > "$work/out"
+    python3 -c "import json; s=json.load(open('$work/stats.json')); assert s['balanced']; print(s['frames_per_second'])" >> "$work/ours"
+    cat "$work/time" >> "$work/rss"
+done
+mirrored=$(python3 -c "import json; s=json.load(open('$work/stats.json')); print(sum(x['mirrored'] for x in s['sessions']))")
+ours=$(median < "$work/ours"); peer=$(median < "$work/peer"); rss=$(sort -n "$work/rss" | tail -1)
+printf 'input: %s frames (%s), looped %s times; %s rounds, medians\n' "$frames" "${inputs[*]}" "$loops" "$rounds"
+printf 'vpcmirror replay:       %10.0f frames/s  (%s of %s frames mirrored per pass; peak RSS %d MiB)\n' "$ours" "$((mirrored / loops))" "$frames" "$((rss / 1024))"
+printf 'tcpreplay --topspeed:   %10.0f packets/s\n' "$peer"
+python3 -c "print(f'ratio: {$ours / $peer:.2f}x (target >= 1.5x)')"
