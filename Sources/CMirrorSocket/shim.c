@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <netinet/udp.h>
 
 enum { BATCH = 256 };  // messages per sendmmsg/recvmmsg call; the arrays live on the stack
 
@@ -89,35 +90,83 @@ int CMirrorSocket_local_port(int fd) {
     return ntohs(((struct sockaddr_in6 *)&s)->sin6_port);
 }
 
+enum { GSO_MAX_SEGMENTS = 64, GSO_MAX_BYTES = 65000 };
+
+/// How many datagrams from `k` form one GSO run: equal lengths (the last may be shorter), one destination.
+static unsigned gso_run(const uint32_t *lengths, const uint16_t *address_index, const CMirrorSocket_address *addresses,
+                        unsigned k, unsigned count) {
+    uint32_t size = lengths[k];
+    uint32_t total = size;
+    unsigned n = 1;
+    while (k + n < count && n < GSO_MAX_SEGMENTS && total + lengths[k + n] <= GSO_MAX_BYTES &&
+           lengths[k + n] <= size && (!addresses || address_index[k + n] == address_index[k])) {
+        total += lengths[k + n];
+        n++;
+        if (lengths[k + n - 1] < size) break;  // a shorter datagram can only end a run
+    }
+    return n;
+}
+
 int CMirrorSocket_send_batch(int fd, const uint8_t *base, const uint32_t *offsets, const uint32_t *lengths,
                              const CMirrorSocket_address *addresses, const uint16_t *address_index,
-                             unsigned count, int *error) {
+                             unsigned count, int *use_gso, int *error, unsigned *refused) {
     struct mmsghdr messages[BATCH];
     struct iovec vectors[BATCH];
+    unsigned segments[BATCH];  // datagrams in each message
+    union { char buffer[CMSG_SPACE(sizeof(uint16_t))]; struct cmsghdr align; } controls[BATCH];
     unsigned done = 0;
     *error = 0;
     while (done < count) {
-        unsigned n = count - done < BATCH ? count - done : BATCH;
-        for (unsigned i = 0; i < n; i++) {
-            unsigned k = done + i;
-            vectors[i].iov_base = (void *)(base + offsets[k]);
-            vectors[i].iov_len = lengths[k];
-            memset(&messages[i].msg_hdr, 0, sizeof(messages[i].msg_hdr));
+        // Lay out up to BATCH datagrams as messages: single datagrams, or GSO runs.
+        unsigned m = 0, v = 0, k = done;
+        while (k < count && v < BATCH) {
+            unsigned n = *use_gso ? gso_run(lengths, address_index, addresses, k, count) : 1;
+            if (n > BATCH - v) n = BATCH - v;
+            struct msghdr *h = &messages[m].msg_hdr;
+            memset(h, 0, sizeof(*h));
             if (addresses) {
                 const CMirrorSocket_address *to = &addresses[address_index[k]];
-                messages[i].msg_hdr.msg_name = (void *)&to->storage;
-                messages[i].msg_hdr.msg_namelen = to->length;
+                h->msg_name = (void *)&to->storage;
+                h->msg_namelen = to->length;
             }
-            messages[i].msg_hdr.msg_iov = &vectors[i];
-            messages[i].msg_hdr.msg_iovlen = 1;
+            for (unsigned i = 0; i < n; i++) {
+                vectors[v + i].iov_base = (void *)(base + offsets[k + i]);
+                vectors[v + i].iov_len = lengths[k + i];
+            }
+            h->msg_iov = &vectors[v];
+            h->msg_iovlen = n;
+            if (n > 1) {
+                h->msg_control = controls[m].buffer;
+                h->msg_controllen = sizeof(controls[m].buffer);
+                struct cmsghdr *c = CMSG_FIRSTHDR(h);
+                c->cmsg_level = SOL_UDP;
+                c->cmsg_type = UDP_SEGMENT;
+                c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+                uint16_t size = (uint16_t)lengths[k];
+                memcpy(CMSG_DATA(c), &size, sizeof(size));
+            }
+            segments[m] = n;
+            m++;
+            v += n;
+            k += n;
         }
-        int r = sendmmsg(fd, messages, n, 0);
+        int r = sendmmsg(fd, messages, m, 0);
         if (r < 0) {
             if (errno == EINTR) continue;
+            if (errno == ECONNREFUSED) {
+                (*refused)++;
+                continue;
+            }
+            if (segments[0] > 1 && (errno == EINVAL || errno == EIO || errno == EMSGSIZE || errno == ENOPROTOOPT ||
+                                    errno == EOPNOTSUPP)) {
+                // The kernel refused GSO: send this run (and everything after) one datagram at a time.
+                *use_gso = 0;
+                continue;
+            }
             *error = errno;
             return (int)done;
         }
-        done += (unsigned)r;
+        for (int i = 0; i < r; i++) done += segments[i];
     }
     return (int)done;
 }

@@ -24,6 +24,8 @@ public struct ReplayOptions: Sendable {
     public var queueFull: QueueFullPolicy? = nil
     /// Bytes of send queue per sender thread.
     public var queueBytes = 16 << 20
+    /// Send runs of equal-size datagrams as one UDP GSO message (the wire carries the same datagrams).
+    public var udpSegmentationOffload = true
     /// Sender threads; each owns a share of the outer source ports (and so of the flows).
     public var senderThreads = 1
     /// Called about twice a second with a progress line, when set.
@@ -62,6 +64,7 @@ public enum Replay {
         var senderOptions = UDPSender.Options()
         senderOptions.sourcePorts = options.sourcePorts
         senderOptions.bindAddress = options.bindAddress
+        senderOptions.segmentationOffload = options.udpSegmentationOffload
         var senders: [UDPSender] = []
         do {
             for (k, queue) in queues.enumerated() {
@@ -127,20 +130,23 @@ public enum Replay {
         }
         var counters = pipeline.counters
         var errors: [Int32: Int] = [:]
+        var portUnreachable = 0
         for sender in senders {
-            let (perSession, senderErrors) = sender.finish()
-            for (i, c) in perSession.enumerated() {
+            let r = sender.finish()
+            for (i, c) in r.perSession.enumerated() {
                 counters.sessions[i].sent += c.sent
                 counters.sessions[i].bytesSent += c.bytesSent
                 counters.sessions[i].droppedSendError += c.failed
             }
-            errors.merge(senderErrors, uniquingKeysWith: +)
+            errors.merge(r.errors, uniquingKeysWith: +)
+            portUnreachable += r.portUnreachable
         }
         let elapsed = monotonicNanoseconds() - started
         let report = ReplayReport(
             configuration: configuration, files: files, loops: max(1, options.loops), elapsedNanoseconds: elapsed,
             counters: counters, malformedReasons: pipeline.malformedReasons,
             sendErrors: Dictionary(uniqueKeysWithValues: errors.map { (errnoName($0.key), $0.value) }),
+            portUnreachable: portUnreachable,
             destinations: pipeline.destinations.map(\.description))
         if let failure {
             throw ReplayError(description: failure, partialReport: report)

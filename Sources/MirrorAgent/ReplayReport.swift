@@ -12,6 +12,8 @@ public struct ReplayReport: Sendable {
     public let malformedReasons: [String: Int]
     /// Send failures by errno name.
     public let sendErrors: [String: Int]
+    /// ICMP port-unreachable reports from destinations: a collector is not listening (the copies were sent).
+    public let portUnreachable: Int
     public let destinations: [String]
 
     public var framesPerSecond: Double {
@@ -41,6 +43,9 @@ public struct ReplayReport: Sendable {
         }
         if !self.sendErrors.isEmpty {
             lines.append("send errors: " + self.sendErrors.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+        }
+        if self.portUnreachable > 0 {
+            lines.append("notice: \(self.portUnreachable) ICMP port-unreachable report(s) from the destinations: is the collector listening?")
         }
         lines.append(c.isBalanced ? "accounting: every frame accounted for" : "accounting: COUNTERS DO NOT ADD UP (a bug: please report it)")
         return lines.joined(separator: "\n")
@@ -114,6 +119,7 @@ public struct ReplayReport: Sendable {
             w.field("send_errors") {
                 w.object { for (k, v) in self.sendErrors.sorted(by: { $0.key < $1.key }) { w.field(k, v) } }
             }
+            w.field("icmp_port_unreachable", self.portUnreachable)
             w.field("balanced", c.isBalanced)
         }
         return w.output

@@ -36,6 +36,8 @@ public final class UDPSender: @unchecked Sendable {
         /// With several sender threads, this one sends for source port indices `i` with `i % count == index`;
         /// it opens sockets for those ports only.
         public var portShare: (index: Int, count: Int) = (0, 1)
+        /// Send runs of equal-size datagrams as one UDP GSO message (Linux UDP_SEGMENT); the wire is the same.
+        public var segmentationOffload = true
         public init() {}
     }
 
@@ -47,12 +49,16 @@ public final class UDPSender: @unchecked Sendable {
     /// `sourcePortIndex * 2 + (IPv6 ? 1 : 0)`, -1 where a family is unused.
     private let sockets: [Int32]
     private let connected: Bool
+    /// Per socket: UDP GSO still allowed (cleared when the kernel refuses it).
+    private var gso: [Int32]
     private let finishing = Atomic<Bool>(false)
     private let done = DispatchSemaphore(value: 0)
     private var thread: Thread? = nil
     /// Owned by the sender thread until `finish()` returns.
     private var counters: [SendCounters]
     private var errors: [Int32: Int] = [:]
+    /// ICMP port-unreachable reports from destinations (a collector not listening); the datagrams were resent.
+    private var refused = 0
 
     public var sourcePortCount: Int { Int(self.options.sourcePorts.count) }
 
@@ -119,6 +125,7 @@ public final class UDPSender: @unchecked Sendable {
             }
         }
         self.sockets = sockets
+        self.gso = Array(repeating: options.segmentationOffload ? 1 : 0, count: sockets.count)
     }
 
     deinit {
@@ -144,12 +151,21 @@ public final class UDPSender: @unchecked Sendable {
         t.start()
     }
 
-    /// Sends what is queued, stops the thread, and returns per-session counters and errno counts.
-    public func finish() -> (perSession: [SendCounters], errors: [Int32: Int]) {
+    /// What the sender thread did, per session, and the errors it met.
+    public struct Report: Sendable {
+        public var perSession: [SendCounters]
+        /// Failed sends by errno (those datagrams are counted as dropped).
+        public var errors: [Int32: Int]
+        /// ICMP port-unreachable reports (the collector is not listening); not drops: the datagrams were sent.
+        public var portUnreachable: Int
+    }
+
+    /// Sends what is queued, stops the thread, and reports.
+    public func finish() -> Report {
         self.finishing.store(true, ordering: .releasing)
         if self.thread != nil { self.done.wait() }
         self.thread = nil
-        return (self.counters, self.errors)
+        return Report(perSession: self.counters, errors: self.errors, portUnreachable: self.refused)
     }
 
     private func run() {
@@ -224,7 +240,7 @@ public final class UDPSender: @unchecked Sendable {
                 let key = Int(touched[t])
                 let count = Int(groupCount[key])
                 groupCount[key] = 0
-                self.send(fd: self.sockets[key], addresses: addresses, base: base, offsets: offsets + start, lengths: lengths + start,
+                self.send(key: key, addresses: addresses, base: base, offsets: offsets + start, lengths: lengths + start,
                           addressIndex: addressIndex + start, sessions: sessions + start, count: count)
                 start += count
             }
@@ -233,15 +249,18 @@ public final class UDPSender: @unchecked Sendable {
     }
 
     private func send(
-        fd: Int32, addresses: UnsafePointer<CMirrorSocket_address>?, base: UnsafePointer<UInt8>, offsets: UnsafeMutablePointer<UInt32>,
+        key: Int, addresses: UnsafePointer<CMirrorSocket_address>?, base: UnsafePointer<UInt8>, offsets: UnsafeMutablePointer<UInt32>,
         lengths: UnsafeMutablePointer<UInt32>, addressIndex: UnsafeMutablePointer<UInt16>,
         sessions: UnsafeMutablePointer<UInt32>, count: Int
     ) {
         var done = 0
         while done < count {
             var error: Int32 = 0
-            let sent = Int(CMirrorSocket_send_batch(fd, base, offsets + done, lengths + done, addresses,
-                                                    addressIndex + done, UInt32(count - done), &error))
+            var refused: UInt32 = 0
+            defer { self.refused += Int(refused) }
+            let sent = Int(CMirrorSocket_send_batch(self.sockets[key], base, offsets + done, lengths + done, addresses,
+                                                    addressIndex + done, UInt32(count - done), &self.gso[key], &error,
+                                                    &refused))
             for k in done..<(done + sent) {
                 let s = Int(sessions[k])
                 self.counters[s].sent += 1

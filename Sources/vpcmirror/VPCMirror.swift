@@ -79,6 +79,9 @@ struct Replay: ParsableCommand {
     @Option(name: .customLong("queue-full"), help: "When the send queue is full: drop (and count) or wait. Default: wait at max speed, drop when paced.")
     var queueFull: String?
 
+    @Option(name: .customLong("udp-gso"), help: "on: send runs of equal-size datagrams as one UDP GSO message (faster; tcpdump on this host then shows them merged); off: one by one.")
+    var udpGSO = "on"
+
     @Option(name: .customLong("sender-threads"), help: "Threads sending VXLAN copies; each owns a share of the source ports.")
     var senderThreads = 1
 
@@ -109,6 +112,11 @@ struct Replay: ParsableCommand {
         }
         options.loops = self.loop
         options.senderThreads = self.senderThreads
+        switch self.udpGSO {
+        case "on": options.udpSegmentationOffload = true
+        case "off": options.udpSegmentationOffload = false
+        default: throw ValidationError("--udp-gso: \"\(self.udpGSO)\" is not on or off")
+        }
         options.mtu = self.mtu
         let parts = self.sourcePorts.split(separator: "-")
         guard parts.count == 2, let from = UInt16(parts[0]), let to = UInt16(parts[1]), from > 0, from <= to,

@@ -33,11 +33,20 @@ int CMirrorSocket_connect(int fd, const CMirrorSocket_address *address);
 int CMirrorSocket_local_port(int fd);
 
 /// Sends `count` datagrams with sendmmsg: datagram i is `lengths[i]` bytes at `base + offsets[i]`, sent to
-/// `addresses[address_index[i]]` (or, when `addresses` is NULL, to the socket's connected peer). Returns how many were sent before the first failure (all of them when
-/// none failed); on a failure `*error` is the errno of datagram [return value], which the caller skips.
+/// `addresses[address_index[i]]` (or, when `addresses` is NULL, to the socket's connected peer). Returns how many
+/// were sent before the first failure (all of them when none failed); on a failure `*error` is the errno of
+/// datagram [return value], which the caller skips.
+///
+/// When `*use_gso` is non-zero, runs of 2 to 64 consecutive datagrams of one size (the last may be shorter) to
+/// one destination go as one UDP GSO message (UDP_SEGMENT): the kernel splits it into the same datagrams, after
+/// one pass through the stack instead of one each. If the kernel refuses GSO (no support, or a run larger
+/// than the path allows), the run is sent datagram by datagram and `*use_gso` is cleared.
+///
+/// A connected socket reports an ICMP port-unreachable from an earlier datagram as ECONNREFUSED on a later send,
+/// which then sends nothing; such a send is retried (the error is consumed) and counted in `*refused`.
 int CMirrorSocket_send_batch(int fd, const uint8_t *base, const uint32_t *offsets, const uint32_t *lengths,
                              const CMirrorSocket_address *addresses, const uint16_t *address_index,
-                             unsigned count, int *error);
+                             unsigned count, int *use_gso, int *error, unsigned *refused);
 
 /// Receives up to `count` datagrams with recvmmsg into `count` buffers of `buffer_size` bytes starting at
 /// `buffers`. Waits at most `timeout_ms` for the first (poll); -1 waits forever. Fills `lengths`, the
