@@ -31,22 +31,39 @@ let package = Package(
             providers: [.apt(["libnl-3-dev", "libnl-route-3-dev"])]
         ),
         .target(name: "CMirrorSocket", path: "Sources/CMirrorSocket"),
+        .systemLibrary(
+            name: "CZlib",
+            path: "Sources/CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
 
         // MARK: - Pure modules: no I/O.
         .target(name: "MirrorWire", path: "Sources/MirrorWire", swiftSettings: strict),
         .target(name: "MirrorFilter", dependencies: ["MirrorWire"], path: "Sources/MirrorFilter", swiftSettings: strict),
         .target(name: "MirrorConfig", dependencies: ["MirrorWire", "MirrorFilter"], path: "Sources/MirrorConfig", swiftSettings: strict),
         .target(name: "MirrorVXLAN", dependencies: ["MirrorWire"], path: "Sources/MirrorVXLAN", swiftSettings: strict),
+        .target(name: "MirrorJSON", path: "Sources/MirrorJSON", swiftSettings: strict),
+        .target(
+            name: "MirrorCollector",
+            dependencies: ["MirrorWire", "MirrorFilter", "MirrorVXLAN", "MirrorReassembly", "MirrorHTTP1", "MirrorJSON"],
+            path: "Sources/MirrorCollector",
+            swiftSettings: strict
+        ),
+        .target(name: "MirrorReassembly", dependencies: ["MirrorWire"], path: "Sources/MirrorReassembly", swiftSettings: strict),
+        .target(name: "MirrorHTTP1", dependencies: ["CZlib"], path: "Sources/MirrorHTTP1", swiftSettings: strict),
 
         // MARK: - I/O modules.
         .target(name: "MirrorCapture", dependencies: ["CPcap", "MirrorWire"], path: "Sources/MirrorCapture", swiftSettings: strict),
         .target(name: "MirrorSender", dependencies: ["CMirrorSocket", "MirrorWire"], path: "Sources/MirrorSender", swiftSettings: strict),
+        .target(name: "MirrorReceiver", dependencies: ["CMirrorSocket", "MirrorWire"], path: "Sources/MirrorReceiver", swiftSettings: strict),
 
         // MARK: - Glue and the executable.
         .target(
             name: "MirrorAgent",
             dependencies: [
                 "MirrorWire", "MirrorFilter", "MirrorConfig", "MirrorVXLAN", "MirrorCapture", "MirrorSender",
+                "MirrorReceiver", "MirrorCollector", "MirrorJSON",
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Sources/MirrorAgent",
@@ -70,6 +87,10 @@ let package = Package(
         .testTarget(name: "MirrorConfigTests", dependencies: ["MirrorConfig"], path: "Tests/MirrorConfigTests"),
         .testTarget(name: "MirrorVXLANTests", dependencies: ["MirrorVXLAN", "MirrorTestSupport"], path: "Tests/MirrorVXLANTests"),
         .testTarget(name: "MirrorCaptureTests", dependencies: ["MirrorCapture", "MirrorTestSupport"], path: "Tests/MirrorCaptureTests"),
+        .testTarget(name: "MirrorReassemblyTests", dependencies: ["MirrorReassembly", "MirrorTestSupport"], path: "Tests/MirrorReassemblyTests"),
+        .testTarget(
+            name: "MirrorCollectorTests", dependencies: ["MirrorCollector", "MirrorTestSupport"], path: "Tests/MirrorCollectorTests"),
+        .testTarget(name: "MirrorHTTP1Tests", dependencies: ["MirrorHTTP1", "MirrorTestSupport"], path: "Tests/MirrorHTTP1Tests"),
         .testTarget(
             name: "EndToEndTests",
             dependencies: ["MirrorAgent", "MirrorConfig", "MirrorFilter", "MirrorTestSupport"],

@@ -201,4 +201,18 @@ int CMirrorSocket_receive_batch(int fd, uint8_t *buffers, unsigned buffer_size, 
     return r;
 }
 
+int CMirrorSocket_poll_readable(const int *fds, unsigned count, int timeout_ms, uint8_t *ready) {
+    struct pollfd p[64];
+    if (count > 64) count = 64;
+    for (unsigned i = 0; i < count; i++) {
+        p[i].fd = fds[i];
+        p[i].events = POLLIN;
+        p[i].revents = 0;
+    }
+    int r = poll(p, count, timeout_ms);
+    if (r < 0) return -errno;
+    for (unsigned i = 0; i < count; i++) ready[i] = (p[i].revents & POLLIN) != 0;
+    return r;
+}
+
 void CMirrorSocket_close(int fd) { close(fd); }

@@ -54,5 +54,9 @@ int CMirrorSocket_send_batch(int fd, const uint8_t *base, const uint32_t *offset
 int CMirrorSocket_receive_batch(int fd, uint8_t *buffers, unsigned buffer_size, unsigned count, int timeout_ms,
                                 uint32_t *lengths, uint8_t *truncated, CMirrorSocket_address *sources);
 
+/// Waits up to `timeout_ms` (-1: forever) until one of `count` descriptors is readable; sets `ready[i]` to 1 for
+/// those that are. Returns the number ready, 0 on timeout, or -errno (EINTR included, so signals are seen).
+int CMirrorSocket_poll_readable(const int *fds, unsigned count, int timeout_ms, uint8_t *ready);
+
 /// Closes a descriptor.
 void CMirrorSocket_close(int fd);

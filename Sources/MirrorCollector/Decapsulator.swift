@@ -1,0 +1,107 @@
+// vpcmirror: from what the wire or a file holds to the frame that was mirrored, and its VNI.
+public import MirrorVXLAN
+public import MirrorWire
+
+/// Finds the mirrored frame inside a captured one: VXLAN (UDP to one of `ports`, RFC 7348) is unwrapped, IPv4
+/// fragments of the outer datagram are put back together first, and anything else is analysed as it is.
+public struct Decapsulator: Sendable {
+    public struct Counters: Hashable, Sendable {
+        public var frames = 0
+        public var vxlan = 0
+        /// VXLAN headers with reserved bits set: accepted (RFC 7348 §5 says receivers ignore them) and counted.
+        public var vxlanReservedBitsSet = 0
+        /// Frames that are not VXLAN, analysed as captured.
+        public var plain = 0
+        /// Outer fragments held for reassembly (not yet a frame).
+        public var outerFragmentsHeld = 0
+        /// Frames that could not be decoded, by reason ("outer ipv4 truncated", "vxlan I flag clear", …).
+        public var malformed: [String: Int] = [:]
+        public init() {}
+        public var malformedTotal: Int { self.malformed.values.reduce(0, +) }
+    }
+
+    /// UDP destination ports carrying VXLAN: IANA's 4789 and Linux's historical 8472 by default.
+    public var ports: [UInt16]
+    public private(set) var counters = Counters()
+    public private(set) var outerFragments = IPv4Defragmenter()
+
+    public init(ports: [UInt16] = [VXLANHeader.ianaPort, VXLANHeader.linuxPort]) {
+        self.ports = ports
+    }
+
+    /// A frame to analyse: the inner Ethernet frame of VXLAN (`vni` set) or the captured frame itself.
+    public struct Frame {
+        public var bytes: UnsafeRawBufferPointer
+        public var linkType: LinkType
+        public var vni: UInt32?
+    }
+
+    mutating func malformed(_ reason: String) {
+        self.counters.malformed[reason, default: 0] += 1
+    }
+
+    /// Unwraps one captured frame and calls `body` with the frame to analyse (valid only during the call).
+    /// Outer fragments are held until their datagram is whole; undecodable frames are counted, not passed on.
+    public mutating func decapsulate(
+        _ bytes: UnsafeRawBufferPointer, linkType: LinkType, timestamp: Int64, _ body: (Frame) -> Void
+    ) {
+        self.counters.frames += 1
+        let outer: PacketSummary
+        do {
+            outer = try PacketSummary(decoding: bytes, linkType: linkType)
+        } catch {
+            // The frame may still be analysable as a whole (e.g. an IP header cut short is reported downstream).
+            self.malformed("outer \(error.layer) \(error.code)")
+            return
+        }
+        if outer.ipVersion == 4 && outer.fragment != .none && outer.transportProtocol == .udp {
+            // A fragment of a UDP datagram: maybe VXLAN. Put it back together, then look again.
+            let packet = UnsafeRawBufferPointer(rebasing: bytes[outer.networkOffset...])
+            guard let whole = self.outerFragments.add(outer, packet: packet, timestamp: timestamp) else {
+                self.counters.outerFragmentsHeld += 1
+                return
+            }
+            whole.withUnsafeBytes { raw in
+                guard let s = try? PacketSummary(decoding: raw, linkType: .raw) else {
+                    self.malformed("outer reassembled datagram undecodable")
+                    return
+                }
+                self.unwrap(raw, summary: s, linkType: .raw, body)
+            }
+            return
+        }
+        self.unwrap(bytes, summary: outer, linkType: linkType, body)
+    }
+
+    mutating func unwrap(_ bytes: UnsafeRawBufferPointer, summary s: PacketSummary, linkType: LinkType, _ body: (Frame) -> Void) {
+        guard s.transportProtocol == .udp, s.hasPorts, self.ports.contains(s.destinationPort) else {
+            self.counters.plain += 1
+            body(Frame(bytes: bytes, linkType: linkType, vni: nil))
+            return
+        }
+        let end = min(bytes.count, s.networkOffset + s.ipPacketLength)
+        let start = s.transportOffset + 8
+        guard end >= start else {
+            self.malformed("vxlan truncated")
+            return
+        }
+        self.vxlanPayload(UnsafeRawBufferPointer(rebasing: bytes[start..<end]), body)
+    }
+
+    /// Unwraps a VXLAN payload (header + inner Ethernet frame), as a UDP socket receives it.
+    public mutating func vxlanPayload(_ payload: UnsafeRawBufferPointer, _ body: (Frame) -> Void) {
+        let header: VXLANHeader
+        do {
+            header = try VXLANHeader(decoding: payload)
+        } catch {
+            self.malformed(error.code == .truncated ? "vxlan truncated" : "vxlan I flag clear")
+            return
+        }
+        if header.hasReservedBitsSet { self.counters.vxlanReservedBitsSet += 1 }
+        self.counters.vxlan += 1
+        body(Frame(bytes: UnsafeRawBufferPointer(rebasing: payload[VXLANHeader.byteCount...]), linkType: .ethernet, vni: header.vni))
+    }
+
+    /// Counts a received datagram that `vxlanPayload` will see (socket input has no outer frame).
+    public mutating func countDatagram() { self.counters.frames += 1 }
+}
