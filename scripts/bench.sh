@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Throughput against peers on the same input in the same run, reported as ratios (see docs/performance.md).
 #   scripts/bench.sh [loops] [rounds]
-# replay: vpcmirror replay (decode, filter, encapsulate, send VXLAN to 127.0.0.1:4789) vs tcpreplay --topspeed -i lo.
+# replay:  vpcmirror replay (decode, filter, encapsulate, send VXLAN to 127.0.0.1:4789) vs tcpreplay --topspeed -i lo.
+# collect: vpcmirror collect --read (reassemble, parse HTTP, write JSON) vs tcpflow -e http, and vs merely reading
+#          the file with libpcap (tcpdump -r FILE -w /dev/null).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 loops=${1:-40}
@@ -74,3 +76,29 @@ printf 'input: %s frames (%s), looped %s times; %s rounds, medians\n' "$frames" 
 printf 'vpcmirror replay:       %10.0f frames/s  (%s of %s frames mirrored per pass; peak RSS %d MiB)\n' "$ours" "$((mirrored / loops))" "$frames" "$((rss / 1024))"
 printf 'tcpreplay --topspeed:   %10.0f packets/s\n' "$peer"
 python3 -c "print(f'ratio: {$ours / $peer:.2f}x (target >= 1.5x)')"
+
+# collect --read, on the same frames written out loops times (a file, not a loop, so every tool reads the same bytes).
+if "$bin" collect --help >/dev/null 2>&1; then
+    big="$work/collect-input.pcap"
+    files=()
+    for i in $(seq "$loops"); do files+=("$work/input.pcap"); done
+    mergecap -a -F pcap -w "$big" "${files[@]}"
+    size=$(stat -c %s "$big")
+    time_of() { local t0 t1; t0=$(date +%s.%N); "$@" > /dev/null 2>&1; t1=$(date +%s.%N); python3 -c "print($t1 - $t0)"; }
+    : > "$work/c-ours"; : > "$work/c-flow"; : > "$work/c-read"; : > "$work/c-rss"
+    for r in $(seq "$rounds"); do
+        time_of tcpdump -r "$big" -w /dev/null >> "$work/c-read"
+        rm -rf "$work/flow"; mkdir -p "$work/flow"
+        time_of tcpflow -e http -o "$work/flow" -r "$big" >> "$work/c-flow"
+        /usr/bin/time -f "%M" -o "$work/ctime" "$bin" collect --read "$big" --output "$work/lines.json" 2> "$work/collect.err" || true
+        cat "$work/ctime" >> "$work/c-rss"
+        time_of "$bin" collect --read "$big" --output /dev/null >> "$work/c-ours"
+    done
+    ours=$(median < "$work/c-ours"); flow=$(median < "$work/c-flow"); readonly_=$(median < "$work/c-read")
+    rss=$(sort -n "$work/c-rss" | tail -1)
+    printf 'collect input: %s MiB (%s frames), %s HTTP exchanges written\n' "$((size / 1048576))" "$((frames * loops))" "$(wc -l < "$work/lines.json")"
+    printf 'vpcmirror collect --read:  %8.3f s  (peak RSS %d MiB)\n' "$ours" "$((rss / 1024))"
+    printf 'tcpflow -e http:           %8.3f s\n' "$flow"
+    printf 'libpcap read only:         %8.3f s  (tcpdump -r FILE -w /dev/null)\n' "$readonly_"
+    python3 -c "print(f'collect vs tcpflow: {$flow / $ours:.2f}x faster (target >= 5x); vs reading alone: {$ours / $readonly_:.2f}x the time (target <= 2.5x)')"
+fi

@@ -16,7 +16,7 @@ sources_for() {
         packet) echo "Sources/MirrorWire Sources/MirrorVXLAN" ;;
         vxlan) echo "Sources/MirrorWire Sources/MirrorVXLAN" ;;
         config) echo "Sources/MirrorWire Sources/MirrorFilter Sources/MirrorConfig" ;;
-        pcapfile) echo "Sources/MirrorWire Sources/MirrorTestSupport" ;;
+        pcapfile) echo "Sources/MirrorWire" ;;
     esac
 }
 harness_for() {

@@ -1,4 +1,5 @@
 // vpcmirror: one error type for everything that opens or reads a capture.
+internal import MirrorWire
 
 /// A capture that could not be opened or read. Equality looks at the code and the path only, so tests
 /// can write `#expect(throws: CaptureError(code: .truncated, path: path))`.
@@ -18,7 +19,7 @@ public struct CaptureError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let truncated = Code(base: .truncated)
         /// A capture whose link-layer type we cannot decode (`LinkType.isSupported` is false).
         public static let unsupportedLinkType = Code(base: .unsupportedLinkType)
-        /// Any other failure libpcap or the OS reported; `detail` has its words.
+        /// Any other failure libpcap, the OS or the pure-Swift fallback reported; `detail` has its words.
         public static let readFailed = Code(base: .readFailed)
 
         public var description: String {
@@ -36,7 +37,8 @@ public struct CaptureError: Error, Hashable, Sendable, CustomStringConvertible {
     public let code: Code
     /// The path as the caller gave it.
     public let path: String
-    /// What libpcap or the OS said, without libpcap's "truncated dump file; " prefix.
+    /// What libpcap, the OS or (for files libpcap refuses) the pure-Swift codec said, without libpcap's
+    /// "truncated dump file; " prefix.
     public let detail: String
     /// Zero-based index of the frame that could not be read (the number of frames read before it);
     /// nil when the failure is not at a frame, such as in the file header.
@@ -125,6 +127,26 @@ extension CaptureError {
             return CaptureError(code: .truncated, path: path, detail: rest, frameIndex: frameIndex, byteOffset: byteOffset)
         }
         return CaptureError(code: .readFailed, path: path, detail: message, frameIndex: frameIndex, byteOffset: byteOffset)
+    }
+
+    /// What the pure-Swift codec said about a file libpcap refused; its codes map to the ones libpcap's
+    /// messages map to, with the same frame index and block offset.
+    @inline(never)
+    static func reading(_ path: String, pureSwiftError error: PcapFileError, frameIndex: Int) -> CaptureError {
+        let code: Code
+        switch error.code {
+        case .truncated: code = .truncated
+        case .notACapture: code = .notACapture
+        // Malformed or unsupported blocks, which libpcap reports as read failures too.
+        default: code = .readFailed
+        }
+        return CaptureError(
+            code: code,
+            path: path,
+            detail: error.detail,
+            frameIndex: error.recordIndex ?? frameIndex,
+            byteOffset: error.byteOffset
+        )
     }
 
     private static func strippingTruncationPrefix(_ message: String) -> String? {

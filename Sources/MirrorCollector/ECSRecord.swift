@@ -75,26 +75,14 @@ public enum ECSFormatter {
                     if let v = r.version { w.field("version", v) }
                     if r.method != nil || r.requestBytes != nil {
                         w.field("request") {
-                            w.object {
-                                if let m = r.method { w.field("method", m) }
-                                if let b = r.requestBytes { w.field("bytes", b) }
-                                if r.requestBodyBytes != nil || r.requestBody != nil {
-                                    w.field("body") { body(w, bytes: r.requestBodyBytes, decoded: r.requestBodyDecodedBytes, content: r.requestBody) }
-                                }
-                                if !r.requestHeaders.isEmpty { w.field("headers") { headers(w, r.requestHeaders) } }
-                            }
+                            message(w, first: r.method.map { ("method", .text($0)) }, bytes: r.requestBytes,
+                                    bodyBytes: r.requestBodyBytes, body: r.requestBody, headers: r.requestHeaders)
                         }
                     }
                     if r.statusCode != nil || r.responseBytes != nil {
                         w.field("response") {
-                            w.object {
-                                if let s = r.statusCode { w.field("status_code", s) }
-                                if let b = r.responseBytes { w.field("bytes", b) }
-                                if r.responseBodyBytes != nil || r.responseBody != nil {
-                                    w.field("body") { body(w, bytes: r.responseBodyBytes, decoded: r.responseBodyDecodedBytes, content: r.responseBody) }
-                                }
-                                if !r.responseHeaders.isEmpty { w.field("headers") { headers(w, r.responseHeaders) } }
-                            }
+                            message(w, first: r.statusCode.map { ("status_code", .number($0)) }, bytes: r.responseBytes,
+                                    bodyBytes: r.responseBodyBytes, body: r.responseBody, headers: r.responseHeaders)
                         }
                     }
                 }
@@ -120,10 +108,32 @@ public enum ECSFormatter {
         return w.output
     }
 
-    static func body(_ w: JSONWriter, bytes: Int?, decoded: Int?, content: [UInt8]?) {
+    enum Value {
+        case text(String)
+        case number(Int)
+    }
+
+    /// `http.request` or `http.response`: its first field (method or status code), sizes, body, headers.
+    static func message(
+        _ w: JSONWriter, first: (String, Value)?, bytes: Int?, bodyBytes: Int?, body: [UInt8]?,
+        headers list: [(name: String, value: String)]
+    ) {
         w.object {
+            switch first {
+            case (let name, .text(let t))?: w.field(name, t)
+            case (let name, .number(let n))?: w.field(name, n)
+            case nil: break
+            }
             if let b = bytes { w.field("bytes", b) }
-            if let c = content { w.field("content", String(decoding: c, as: UTF8.self)) }
+            if bodyBytes != nil || body != nil {
+                w.field("body") {
+                    w.object {
+                        if let b = bodyBytes { w.field("bytes", b) }
+                        if let c = body { w.field("content", String(decoding: c, as: UTF8.self)) }
+                    }
+                }
+            }
+            if !list.isEmpty { w.field("headers") { headers(w, list) } }
         }
     }
 

@@ -2,6 +2,7 @@
 // says what and where (issue 2).
 import Foundation
 import MirrorTestSupport
+import MirrorWire
 import Testing
 
 @Suite("bad input exits 2 with a clear message")

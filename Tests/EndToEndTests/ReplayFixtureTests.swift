@@ -2,6 +2,7 @@
 // against the tests' own model of AWS Traffic Mirroring (issue 2, "must show" 3).
 import Foundation
 import MirrorTestSupport
+import MirrorWire
 import Testing
 
 @Suite("replay of fixtures to a UDP receiver on 127.0.0.1, byte for byte")

@@ -3,6 +3,7 @@
 import Foundation
 import Glibc
 import MirrorTestSupport
+import MirrorWire
 import Testing
 
 /// Whether tcpdump and tshark can run: both installed and we are root (tcpdump needs it to capture).

@@ -246,6 +246,59 @@ import Testing
         #expect(file.records.map(\.originalLength) == [60])
     }
 
+    // MARK: - One record at a time
+
+    @Test("PcapRecordReader returns PcapFile's records and interfaces, one at a time", .tags(.fixtures), arguments: Fixtures.all)
+    func recordReaderAgrees(fixture: String) throws {
+        let whole = try [UInt8](Data(contentsOf: Fixtures.url(fixture)))
+        let file = try PcapFile(bytes: whole)
+        var reader = try PcapRecordReader(bytes: whole)
+        #expect(reader.format == file.format)
+        #expect(reader.isBigEndian == file.isBigEndian)
+        var records: [PcapRecord] = []
+        while let record = try reader.next() {
+            records.append(record)
+            #expect(reader.recordsRead == records.count)
+        }
+        #expect(records == file.records)
+        #expect(reader.interfaces == file.interfaces)
+        #expect(try reader.next() == nil)
+    }
+
+    @Test("PcapRecordReader gives the records before a cut, then PcapFile's error, and that error again", arguments: [
+        "tcp-overlap-partial.pcap", "http-irc-srcport-missing-syn.pcapng",
+    ])
+    func recordReaderCut(fixture: String) throws {
+        let whole = try [UInt8](Data(contentsOf: Fixtures.url(fixture)))
+        let full = try PcapFile(bytes: whole).records
+        for length in stride(from: 0, to: whole.count, by: 7) {
+            let bytes = Array(whole[..<length])
+            let expected: PcapFileError
+            do {
+                _ = try PcapFile(bytes: bytes)
+                continue  // a cut at a record boundary: the test above covers it
+            } catch {
+                expected = error
+            }
+            var records: [PcapRecord] = []
+            do {
+                var reader = try PcapRecordReader(bytes: bytes)
+                do {
+                    while let record = try reader.next() { records.append(record) }
+                    Issue.record("cut at \(length): no error")
+                } catch {
+                    #expect(error == expected, "cut at \(length)")
+                    #expect(throws: expected) { try reader.next() }
+                }
+            } catch {
+                // Inside the file header or the first Section Header Block.
+                #expect(error == expected, "cut at \(length)")
+            }
+            #expect(records == Array(full.prefix(records.count)), "cut at \(length)")
+            #expect(records.count == (expected.recordIndex ?? 0), "cut at \(length)")
+        }
+    }
+
     // MARK: - Fuzzing
 
     /// `VPCMIRROR_FUZZ_ITERATIONS` raises the count for a longer local run.

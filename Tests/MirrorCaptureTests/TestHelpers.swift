@@ -31,11 +31,14 @@ struct TemporaryDirectory: ~Copyable {
     }
 }
 
-/// Every frame of a capture read through libpcap, copied out of libpcap's buffer.
+/// Every frame of a capture read through `CaptureFileReader` (libpcap, or its pure-Swift fallback for
+/// pcapng files libpcap refuses), copied out of the reader's buffer.
 struct LibpcapCapture {
     var linkType: LinkType
     var snapshotLength: Int
     var frames: [PcapRecord]
+    /// The reader switched to its pure-Swift fallback.
+    var usedFallback = false
 }
 
 func readWithLibpcap(_ path: String) throws(CaptureError) -> LibpcapCapture {
@@ -47,7 +50,9 @@ func readWithLibpcap(_ path: String) throws(CaptureError) -> LibpcapCapture {
     #expect(reader.framesRead == frames.count)
     // One more call after the end keeps returning nil.
     #expect(try reader.next { _ in true } == nil)
-    return LibpcapCapture(linkType: reader.linkType, snapshotLength: reader.snapshotLength, frames: frames)
+    return LibpcapCapture(
+        linkType: reader.linkType, snapshotLength: reader.snapshotLength, frames: frames,
+        usedFallback: reader.usesPureSwiftFallback)
 }
 
 /// Reads frames until the reader throws, and returns the frames read and the error.
@@ -65,7 +70,7 @@ func readUntilError(_ path: String) -> (frames: [PcapRecord], error: CaptureErro
 }
 
 extension PcapRecord {
-    /// A copy of a libpcap frame; libpcap does not report pcapng interface IDs, so the index is 0.
+    /// A copy of a frame; the reader does not report pcapng interface IDs, so the index is 0.
     init(copying frame: CapturedFrame) {
         self.init(
             linkType: frame.linkType,

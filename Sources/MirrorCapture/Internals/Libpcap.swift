@@ -22,6 +22,12 @@ enum LibpcapOpenFailure: Error {
     case message(String, fileByteCount: Int?)
 }
 
+/// Why `Libpcap.readWholeFile` gave up: an errno, or a file larger than the caller allows.
+enum WholeFileReadFailure: Error {
+    case errno(Int32)
+    case tooLarge(byteCount: Int)
+}
+
 /// The only code in the module that names a libpcap or stdio function. Handles are `OpaquePointer`s
 /// (`pcap_t *`); the owning types make sure each is closed exactly once.
 enum Libpcap {
@@ -77,6 +83,40 @@ enum Libpcap {
         guard let file = pcap_file(handle) else { return nil }
         let offset = ftell(file)
         return offset >= 0 ? Int(offset) : nil
+    }
+
+    /// libpcap's DLT for raw IP (LINKTYPE_RAW, 101, in files): 12, or 14 on OpenBSD.
+    static let rawIPDataLink: Int32 = DLT_RAW
+
+    /// Every byte of the savefile behind `handle`, read with `pread` on libpcap's own descriptor: the file
+    /// libpcap opened even if the path has changed since, and libpcap's read position is left alone.
+    /// Inline-never so that errno is read right after the call that set it.
+    @inline(never)
+    static func readWholeFile(_ handle: OpaquePointer, maxByteCount: Int) -> Result<[UInt8], WholeFileReadFailure> {
+        guard let file = pcap_file(handle) else { return .failure(.errno(EBADF)) }
+        let descriptor = fileno(file)
+        var status = stat()
+        guard fstat(descriptor, &status) == 0 else { return .failure(.errno(errno)) }
+        let byteCount = Int(status.st_size)
+        guard byteCount <= maxByteCount else { return .failure(.tooLarge(byteCount: byteCount)) }
+        var failure: Int32 = 0
+        let bytes = [UInt8](unsafeUninitializedCapacity: byteCount) { buffer, initializedCount in
+            initializedCount = 0
+            guard let base = buffer.baseAddress else { return }
+            // A file that shrinks meanwhile gives fewer bytes, and the codec reports where it ends.
+            while initializedCount < byteCount {
+                let count = pread(descriptor, base + initializedCount, byteCount - initializedCount, off_t(initializedCount))
+                if count > 0 {
+                    initializedCount += count
+                } else if count == 0 {
+                    break
+                } else if errno != EINTR {
+                    failure = errno
+                    break
+                }
+            }
+        }
+        return failure == 0 ? .success(bytes) : .failure(.errno(failure))
     }
 
     static func next(_ handle: OpaquePointer) -> LibpcapNext {

@@ -1,5 +1,6 @@
 // vpcmirror end-to-end tests: what a fixture contains, found by reading it with the tests' own decoder.
 import MirrorTestSupport
+import MirrorWire
 
 /// The facts about a capture that a sessions file for it needs.
 struct FixtureAnalysis {

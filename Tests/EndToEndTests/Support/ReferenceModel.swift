@@ -12,6 +12,7 @@
 // - the VXLAN payload is `08 00 00 00 | VNI << 8` + the inner frame cut to PacketLength, the inner frame being the
 //   Ethernet frame as captured, or a synthesized Ethernet II header + the IP packet for other link types.
 import MirrorTestSupport
+import MirrorWire
 
 struct ReferenceModel {
     struct Interface {

@@ -1,5 +1,4 @@
 // vpcmirror: one frame of a capture file, as the pure-Swift reader returns it and the writer takes it.
-public import MirrorWire
 
 /// A frame with its metadata, owning a copy of its bytes.
 public struct PcapRecord: Hashable, Sendable {

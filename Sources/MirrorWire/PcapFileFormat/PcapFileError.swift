@@ -13,7 +13,7 @@ public struct PcapFileError: Error, Hashable, Sendable, CustomStringConvertible 
         public static let malformed = Code(base: .malformed)
         /// Valid, but a variant this reader does not handle (another major version, a patched header).
         public static let unsupported = Code(base: .unsupported)
-        /// The file could not be read from disk.
+        /// The caller could not read the file (the codec itself does no I/O).
         public static let unreadable = Code(base: .unreadable)
         public var description: String {
             switch self.base {

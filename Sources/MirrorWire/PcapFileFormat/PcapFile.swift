@@ -1,6 +1,4 @@
-// vpcmirror: a pure-Swift reader for classic pcap and pcapng, so tests can read captures without libpcap.
-public import Foundation
-public import MirrorWire
+// vpcmirror: a pure-Swift codec for classic pcap and pcapng over bytes in memory; the caller reads the file.
 
 /// A whole capture file, parsed in memory: classic pcap (either byte order, µs or ns) or pcapng (SHB in
 /// either byte order, IDB with per-interface link type, `if_tsresol` and `if_tsoffset`; EPB, SPB and the
@@ -8,7 +6,8 @@ public import MirrorWire
 ///
 /// Every read is bounds-checked and every length is validated before use, so any input either parses or
 /// throws a `PcapFileError` with the byte offset of the header, record or block that failed.
-/// It never traps, whatever the bytes (it is a fuzz target).
+/// It never traps, whatever the bytes (it is a fuzz target). It does no I/O: the caller reads the file
+/// (MirrorTestSupport adds `init(path:)`). `PcapRecordReader` reads the same input one record at a time.
 public struct PcapFile: Hashable, Sendable {
     public enum Format: Hashable, Sendable {
         case pcap
@@ -55,40 +54,15 @@ public struct PcapFile: Hashable, Sendable {
     /// Parses a whole capture held in memory.
     /// - Throws: `PcapFileError`; a valid capture with no records is not an error.
     public init(bytes: [UInt8]) throws(PcapFileError) {
-        guard bytes.count >= 4 else {
-            throw PcapFileError(code: .truncated, byteOffset: 0, detail: "\(bytes.count) bytes, no magic number")
+        var reader = try PcapRecordReader(bytes: bytes)
+        var records: [PcapRecord] = []
+        while let record = try reader.next() {
+            records.append(record)
         }
-        if bytes[0] == 0x0A && bytes[1] == 0x0D && bytes[2] == 0x0D && bytes[3] == 0x0A {
-            var parser = PcapngParser(bytes: bytes)
-            try parser.parse()
-            self.format = .pcapng
-            self.isBigEndian = parser.firstSectionIsBigEndian
-            self.interfaces = parser.allInterfaces
-            self.records = parser.records
-        } else {
-            var parser = ClassicPcapParser(bytes: bytes)
-            try parser.parse()
-            self.format = .pcap
-            self.isBigEndian = parser.view.isBigEndian
-            self.interfaces = [parser.interface]
-            self.records = parser.records
-        }
-    }
-
-    /// Reads and parses the file at `path`.
-    public init(path: String) throws(PcapFileError) {
-        try self.init(contentsOf: URL(fileURLWithPath: path))
-    }
-
-    /// Reads and parses the file at `url`.
-    public init(contentsOf url: URL) throws(PcapFileError) {
-        let data: Data
-        do {
-            data = try Data(contentsOf: url)
-        } catch {
-            throw PcapFileError(code: .unreadable, byteOffset: 0, detail: "\(url.path): \(error)")
-        }
-        try self.init(bytes: [UInt8](data))
+        self.format = reader.format
+        self.isBigEndian = reader.isBigEndian
+        self.interfaces = reader.interfaces
+        self.records = records
     }
 
     /// Converts a tick count to nanoseconds since the epoch the way libpcap does (seconds, then the
@@ -151,23 +125,26 @@ struct ByteView: Sendable {
 // MARK: - Classic pcap
 
 /// The classic libpcap format: a 24-byte file header, then 16-byte record headers each followed by data.
-struct ClassicPcapParser {
+struct ClassicPcapParser: Sendable {
     static let fileHeaderByteCount = 24
     static let recordHeaderByteCount = 16
 
     /// How the caplen and len fields are ordered; libpcap before 2.3 wrote them the other way round.
-    private enum LengthOrder { case normal, swapped, swappedIfCapturedExceedsOriginal }
+    private enum LengthOrder: Sendable { case normal, swapped, swappedIfCapturedExceedsOriginal }
 
-    var view: ByteView
-    var interface = PcapFile.Interface(linkType: .ethernet, snapshotLength: 0)
-    var records: [PcapRecord] = []
+    private(set) var view: ByteView
+    private(set) var interface = PcapFile.Interface(linkType: .ethernet, snapshotLength: 0)
+    private(set) var recordsRead = 0
     private var lengthOrder = LengthOrder.normal
+    /// Where the next record starts.
+    private var offset = Self.fileHeaderByteCount
 
     init(bytes: [UInt8]) {
         self.view = ByteView(bytes: bytes, isBigEndian: false)
     }
 
-    mutating func parse() throws(PcapFileError) {
+    /// Reads the magic number and the rest of the file header.
+    mutating func readFileHeader() throws(PcapFileError) {
         guard let magic = self.view.u32(0) else {
             throw PcapFileError(code: .truncated, byteOffset: 0, detail: "no magic number")
         }
@@ -211,15 +188,13 @@ struct ClassicPcapParser {
             snapshotLength: Int(snapshotLength),
             timestampTicksPerSecond: ticksPerSecond
         )
-        var offset = Self.fileHeaderByteCount
-        while offset < self.view.bytes.count {
-            offset = try self.readRecord(at: offset)
-        }
     }
 
-    /// Reads the record at `offset` and returns the offset of the next one.
-    private mutating func readRecord(at offset: Int) throws(PcapFileError) -> Int {
-        let index = self.records.count
+    /// Reads the next record, or returns nil at the end of the input.
+    mutating func next() throws(PcapFileError) -> PcapRecord? {
+        guard self.offset < self.view.bytes.count else { return nil }
+        let offset = self.offset
+        let index = self.recordsRead
         guard let seconds = self.view.u32(offset), let fraction = self.view.u32(offset + 4),
             let field1 = self.view.u32(offset + 8), let field2 = self.view.u32(offset + 12)
         else {
@@ -247,16 +222,15 @@ struct ClassicPcapParser {
         // Both fields are 32-bit, so this cannot overflow: at most 2^32 · 10^9 + 2^32 · 10^3 < 2^63.
         let multiplier: Int64 = self.interface.timestampTicksPerSecond == 1_000_000 ? 1_000 : 1
         let nanoseconds = Int64(seconds) * 1_000_000_000 + Int64(fraction) * multiplier
-        self.records.append(
-            PcapRecord(
-                linkType: self.interface.linkType,
-                timestampNanoseconds: nanoseconds,
-                bytes: data,
-                originalLength: original,
-                interfaceIndex: 0
-            )
+        self.offset = dataOffset + captured
+        self.recordsRead += 1
+        return PcapRecord(
+            linkType: self.interface.linkType,
+            timestampNanoseconds: nanoseconds,
+            bytes: data,
+            originalLength: original,
+            interfaceIndex: 0
         )
-        return dataOffset + captured
     }
 }
 
@@ -264,7 +238,7 @@ struct ClassicPcapParser {
 
 /// pcapng (draft-ietf-opsawg-pcapng): blocks of `type, total length, body, total length`, each section
 /// starting with a Section Header Block that fixes the byte order of the blocks after it.
-struct PcapngParser {
+struct PcapngParser: Sendable {
     private enum BlockType {
         static let sectionHeader: UInt32 = 0x0A0D_0D0A
         static let interfaceDescription: UInt32 = 0x0000_0001
@@ -280,30 +254,43 @@ struct PcapngParser {
     private var view: ByteView
     private var sectionInterfaces: [PcapFile.Interface] = []
     private(set) var allInterfaces: [PcapFile.Interface] = []
-    private(set) var records: [PcapRecord] = []
+    private(set) var recordsRead = 0
     private(set) var firstSectionIsBigEndian = false
+    /// Where the next block starts.
+    private var offset = 0
 
     init(bytes: [UInt8]) {
         self.view = ByteView(bytes: bytes, isBigEndian: false)
     }
 
-    mutating func parse() throws(PcapFileError) {
-        var offset = 0
-        while offset < self.view.bytes.count {
-            offset = try self.readBlock(at: offset)
+    /// Reads the Section Header Block the file starts with, which sets the byte order.
+    mutating func readFirstSection() throws(PcapFileError) {
+        // The first block is a Section Header Block or an error, never a packet.
+        _ = try self.readBlock()
+    }
+
+    /// Reads blocks up to and including the next packet block, or returns nil at the end of the input.
+    mutating func next() throws(PcapFileError) -> PcapRecord? {
+        while self.offset < self.view.bytes.count {
+            if let record = try self.readBlock() {
+                self.recordsRead += 1
+                return record
+            }
         }
         // As libpcap: a pcapng file must describe at least one interface.
         guard !self.allInterfaces.isEmpty else {
             throw PcapFileError(code: .malformed, byteOffset: 0, detail: "no Interface Description Block")
         }
+        return nil
     }
 
     private func error(_ code: PcapFileError.Code, at offset: Int, _ detail: String) -> PcapFileError {
-        PcapFileError(code: code, byteOffset: offset, recordIndex: self.records.count, detail: detail)
+        PcapFileError(code: code, byteOffset: offset, recordIndex: self.recordsRead, detail: detail)
     }
 
-    /// Reads the block at `offset` and returns the offset of the next one.
-    private mutating func readBlock(at offset: Int) throws(PcapFileError) -> Int {
+    /// Reads the block at `self.offset`, moves past it, and returns its frame if it is a packet block.
+    private mutating func readBlock() throws(PcapFileError) -> PcapRecord? {
+        let offset = self.offset
         let remaining = self.view.bytes.count - offset
         guard remaining >= 8, let rawType = self.view.u32(offset) else {
             throw self.error(.truncated, at: offset, "block header needs 8 bytes, \(remaining) left")
@@ -338,15 +325,17 @@ struct PcapngParser {
             throw self.error(.malformed, at: offset, "block length \(length) in the header and the trailer differ")
         }
         let body = (start: offset + 8, end: offset + length - 4)
+        var record: PcapRecord? = nil
         switch type {
         case BlockType.sectionHeader: try self.readSectionHeader(body, at: offset)
         case BlockType.interfaceDescription: try self.readInterfaceDescription(body, at: offset)
-        case BlockType.enhancedPacket: try self.readPacket(body, at: offset, interfaceIDIs32Bits: true)
-        case BlockType.obsoletePacket: try self.readPacket(body, at: offset, interfaceIDIs32Bits: false)
-        case BlockType.simplePacket: try self.readSimplePacket(body, at: offset)
+        case BlockType.enhancedPacket: record = try self.readPacket(body, at: offset, interfaceIDIs32Bits: true)
+        case BlockType.obsoletePacket: record = try self.readPacket(body, at: offset, interfaceIDIs32Bits: false)
+        case BlockType.simplePacket: record = try self.readSimplePacket(body, at: offset)
         default: break  // statistics, name resolution, custom, decryption secrets...: not frames
         }
-        return offset + length
+        self.offset = offset + length
+        return record
     }
 
     private mutating func readSectionHeader(_ body: (start: Int, end: Int), at offset: Int) throws(PcapFileError) {
@@ -415,11 +404,11 @@ struct PcapngParser {
 
     /// An Enhanced Packet Block (32-bit interface ID) or an obsolete Packet Block (16-bit interface ID and
     /// a 16-bit drop count); the rest of their layout is the same.
-    private mutating func readPacket(
+    private func readPacket(
         _ body: (start: Int, end: Int),
         at offset: Int,
         interfaceIDIs32Bits: Bool
-    ) throws(PcapFileError) {
+    ) throws(PcapFileError) -> PcapRecord {
         let fixed = 20
         guard body.end - body.start >= fixed,
             let interfaceField = interfaceIDIs32Bits
@@ -441,20 +430,18 @@ struct PcapngParser {
         guard let nanoseconds = PcapFile.nanoseconds(ticks: UInt64(high) << 32 | UInt64(low), of: interface) else {
             throw self.error(.malformed, at: offset, "timestamp out of range")
         }
-        self.records.append(
-            PcapRecord(
-                linkType: interface.linkType,
-                timestampNanoseconds: nanoseconds,
-                bytes: data,
-                originalLength: Int(original),
-                interfaceIndex: interfaceID
-            )
+        return PcapRecord(
+            linkType: interface.linkType,
+            timestampNanoseconds: nanoseconds,
+            bytes: data,
+            originalLength: Int(original),
+            interfaceIndex: interfaceID
         )
     }
 
     /// A Simple Packet Block: no interface ID (always 0), no timestamp, no captured length. The captured
     /// length is the original length cut to interface 0's snapshot length.
-    private mutating func readSimplePacket(_ body: (start: Int, end: Int), at offset: Int) throws(PcapFileError) {
+    private func readSimplePacket(_ body: (start: Int, end: Int), at offset: Int) throws(PcapFileError) -> PcapRecord {
         guard body.end - body.start >= 4, let original = self.view.u32(body.start) else {
             throw self.error(.malformed, at: offset, "Simple Packet Block body shorter than 4 bytes")
         }
@@ -470,14 +457,12 @@ struct PcapngParser {
         guard let nanoseconds = PcapFile.nanoseconds(ticks: 0, of: interface) else {
             throw self.error(.malformed, at: offset, "timestamp out of range")
         }
-        self.records.append(
-            PcapRecord(
-                linkType: interface.linkType,
-                timestampNanoseconds: nanoseconds,
-                bytes: data,
-                originalLength: Int(original),
-                interfaceIndex: 0
-            )
+        return PcapRecord(
+            linkType: interface.linkType,
+            timestampNanoseconds: nanoseconds,
+            bytes: data,
+            originalLength: Int(original),
+            interfaceIndex: 0
         )
     }
 }
