@@ -13,7 +13,7 @@ struct VPCMirror: ParsableCommand {
         abstract: "Packet-level traffic mirroring with AWS VPC Traffic Mirroring semantics.",
         discussion: "Sessions, filters and targets are defined in a JSON file shaped like AWS's API (see docs/config.md).",
         version: "0.1.0",
-        subcommands: [Validate.self, Replay.self]
+        subcommands: [Validate.self, Replay.self, Collect.self]
     )
 }
 
@@ -166,4 +166,90 @@ struct Replay: ParsableCommand {
 
 func printError(_ text: String) {
     FileHandle.standardError.write(Data((text + "\n").utf8))
+}
+
+struct Collect: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Receive mirrored traffic (VXLAN over UDP, or capture files) and write HTTP/1.x exchanges as ECS JSON lines.",
+        discussion: "Counters go to standard error at the end. SIGINT/SIGTERM write the open exchanges before exiting.")
+
+    @Option(name: .customLong("listen"), help: "ADDRESS:PORT to receive VXLAN on ([v6]:port for IPv6); repeatable. Default 0.0.0.0:4789 unless --read is given.")
+    var listen: [String] = []
+
+    @Option(name: .customLong("read"), help: "A pcap or pcapng file to read instead of sockets; repeatable. VXLAN in it is unwrapped, other frames are analysed as they are.")
+    var read: [String] = []
+
+    @Option(help: "Where the JSON lines go: a file, or - for standard output.")
+    var output = "-"
+
+    @Option(help: "A sessions file: records then carry the TrafficMirrorSessionId of their VNI.")
+    var sessions: String?
+
+    @Option(name: .customLong("vxlan-port"), help: "UDP destination ports that carry VXLAN in --read files; repeatable (default 4789 and 8472).")
+    var vxlanPorts: [UInt16] = []
+
+    @Option(name: .customLong("body-bytes"), help: "Store the first N bytes of each body in http.*.body.content.")
+    var bodyBytes = 0
+
+    @Option(help: "With --listen: stop after this many seconds.")
+    var duration: Double?
+
+    @Flag(name: .customLong("no-reuse-port"), help: "Do not share the listening port with other collectors (SO_REUSEPORT).")
+    var noReusePort = false
+
+    func run() throws {
+        var options = CollectOptions()
+        options.output = self.output
+        options.readFiles = self.read
+        options.duration = self.duration
+        options.reusePort = !self.noReusePort
+        if !self.vxlanPorts.isEmpty { options.collector.vxlanPorts = self.vxlanPorts }
+        options.collector.http.bodyCaptureBytes = self.bodyBytes
+        let listen = self.listen.isEmpty && self.read.isEmpty ? ["0.0.0.0:4789"] : self.listen
+        for text in listen {
+            guard let endpoint = parseEndpoint(text) else {
+                throw ValidationError("--listen: \"\(text)\" is not ADDRESS:PORT")
+            }
+            options.listen.append(endpoint)
+        }
+        if let path = self.sessions {
+            var v = ValidationOptions()
+            v.enforceAWSQuotas = false
+            do {
+                let config = try ConfigLoader.load(path: path, options: v)
+                for s in config.trafficMirrorSessions { options.collector.sessionsByVNI[s.virtualNetworkId] = s.trafficMirrorSessionId }
+            } catch {
+                printError(error.description)
+                throw ExitCode(2)
+            }
+        }
+        do {
+            let report = try MirrorAgent.Collect.run(options: options)
+            printError(report.text)
+        } catch {
+            printError("vpcmirror collect: \(error.description)")
+            throw ExitCode(2)
+        }
+    }
+}
+
+/// `1.2.3.4:4789`, `[2001:db8::1]:4789`, or an address alone (port 4789).
+func parseEndpoint(_ text: String) -> (address: IPAddress, port: UInt16)? {
+    var host = Substring(text)
+    var port: UInt16 = 4789
+    if host.hasPrefix("[") {
+        guard let close = host.firstIndex(of: "]") else { return nil }
+        let after = host[host.index(after: close)...]
+        host = host[host.index(after: host.startIndex)..<close]
+        if !after.isEmpty {
+            guard after.hasPrefix(":"), let p = UInt16(after.dropFirst()) else { return nil }
+            port = p
+        }
+    } else if host.filter({ $0 == ":" }).count == 1, let colon = host.firstIndex(of: ":") {
+        guard let p = UInt16(host[host.index(after: colon)...]) else { return nil }
+        port = p
+        host = host[..<colon]
+    }
+    guard let address = IPAddress(host) else { return nil }
+    return (address, port)
 }

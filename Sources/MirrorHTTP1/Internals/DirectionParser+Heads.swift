@@ -1,0 +1,342 @@
+// vpcmirror: how a direction reads heads: start lines, field lines, limits, and what a head says about its body.
+
+extension DirectionParser {
+    mutating func beginHead(_ ts: Int64, fromResync: Bool, knownMethodsOnly: Bool = false) {
+        self.scan = HeadScan(
+            matcher: StartLineMatcher(
+                allowRequests: self.role != .response, allowResponses: self.role != .request,
+                strictMethods: fromResync, knownMethodsOnly: knownMethodsOnly,
+                maxLength: self.limits.maxStartLineBytes),
+            startLineDone: false, startTimestamp: ts, fromResync: fromResync, isTrailer: false)
+        self.headBuffer.removeAll(keepingCapacity: true)
+        self.state = .head
+    }
+
+    mutating func beginTrailers(_ ts: Int64) {
+        self.scan = HeadScan(
+            matcher: self.scan.matcher, startLineDone: true, startTimestamp: ts, fromResync: false, isTrailer: true)
+        self.headBuffer.removeAll(keepingCapacity: true)
+        self.state = .trailers
+    }
+
+    enum HeadOutcome {
+        case proceed
+        case refeed([UInt8])
+    }
+
+    /// Scans head bytes from `i`. Returns with `i` at the end of the input, or after the head (complete, failed
+    /// or cut at a limit), with the state set for what follows.
+    mutating func scanHead(
+        _ input: UnsafeRawBufferPointer, _ i: inout Int, _ segmentStart: Int, _ ts: Int64,
+        _ shared: inout ConversationState, _ emit: Emit
+    ) -> HeadOutcome {
+        let n = input.count
+        while i < n {
+            if !self.scan.startLineDone {
+                let outcome = self.scan.matcher.feed(input[i])
+                i += 1
+                self.scan.length += 1
+                switch outcome {
+                case .needMore:
+                    continue
+                case .matched:
+                    self.scan.startLineDone = true
+                    self.startLineFound(self.scan.matcher.kind!, &shared, emit)
+                case .failed:
+                    return self.startLineFailed(input, &i, segmentStart, &shared, emit)
+                case .tooLong:
+                    guard let kind = self.scan.matcher.kind else {
+                        return self.startLineFailed(input, &i, segmentStart, &shared, emit)
+                    }
+                    // An HTTP message with a huge line: keep what it says, skip the rest.
+                    self.startLineFound(kind, &shared, emit)
+                    shared.counters.parseErrors.startLineTooLong += 1
+                    self.commitBrokenHead(input, segmentStart..<i, .headerLimit, ts, &shared, emit)
+                    self.enterResync(&shared, lastByte: input[i - 1])
+                    return .proceed
+                }
+                continue
+            }
+            let allowance = self.limits.maxHeaderBlockBytes - self.scan.length
+            guard allowance > 0 else {
+                shared.counters.parseErrors.headerBlockTooLarge += 1
+                self.commitBrokenHead(input, segmentStart..<i, .headerLimit, ts, &shared, emit)
+                self.enterResync(&shared, lastByte: i > 0 ? input[i - 1] : 0)
+                return .proceed
+            }
+            let window = min(n - i, allowance)
+            guard let lf = input.firstIndex(of: ASCII.lf, in: i..<(i + window)) else {
+                self.scan.length += window
+                self.scan.lineBytes += window
+                self.scan.lastByte = input[i + window - 1]
+                i += window
+                continue
+            }
+            let lineLength = self.scan.lineBytes + (lf - i)
+            let previous = lf > i ? input[lf - 1] : self.scan.lastByte
+            self.scan.length += lf - i + 1
+            i = lf + 1
+            self.scan.lineBytes = 0
+            self.scan.lastByte = ASCII.lf
+            if lineLength == 0 || (lineLength == 1 && previous == ASCII.cr) {
+                self.headComplete(input, segmentStart..<i, ts, &shared, emit)
+                return .proceed
+            }
+            self.scan.lines += 1
+            if self.scan.lines > self.limits.maxHeaderCount {
+                shared.counters.parseErrors.tooManyHeaders += 1
+                self.commitBrokenHead(input, segmentStart..<i, .headerLimit, ts, &shared, emit)
+                self.enterResync(&shared, lastByte: ASCII.lf)
+                return .proceed
+            }
+        }
+        return .proceed
+    }
+
+    /// A start line was recognised: the stream found a message, and (mid-stream) the roles are decided.
+    mutating func startLineFound(_ kind: MessageKind, _ shared: inout ConversationState, _ emit: Emit) {
+        if self.atStreamStart {
+            self.atStreamStart = false
+            if self.role == nil {
+                self.role = kind
+                shared.decideRoles(stream: self.stream, kind: kind, emit: emit)
+            }
+            shared.firstMessageFound(stream: self.stream)
+        }
+        if self.role == nil {  // the other stream decided while this one was mid-head
+            self.role = kind
+        }
+        if kind == .request { shared.requestHeadInProgress = true }
+    }
+
+    /// The bytes at the head's start are not a start line: skip its first byte and look again from the next.
+    mutating func startLineFailed(
+        _ input: UnsafeRawBufferPointer, _ i: inout Int, _ segmentStart: Int, _ shared: inout ConversationState,
+        _ emit: Emit
+    ) -> HeadOutcome {
+        if !self.scan.fromResync {
+            shared.counters.parseErrors.invalidStartLine += 1
+            shared.counters.resyncs += 1
+            self.pendingUnparsed = true
+        }
+        self.state = .resync
+        if !self.headBuffer.isEmpty {
+            // Rescan what followed its first byte, with the byte that failed it, so the scan sees why it failed.
+            let first = self.headBuffer[0]
+            self.skipped(first, &shared, emit)
+            var rest = Array(self.headBuffer[1...])
+            rest.append(contentsOf: input[segmentStart..<i])
+            self.headBuffer.removeAll(keepingCapacity: true)
+            return .refeed(rest)
+        }
+        self.skipped(input[segmentStart], &shared, emit)
+        i = segmentStart + 1
+        return .proceed
+    }
+
+    mutating func skipped(_ b: UInt8, _ shared: inout ConversationState, _ emit: Emit) {
+        shared.counters.bytesSkipped += 1
+        self.lastByte = b
+        if self.atStreamStart && b != ASCII.cr && b != ASCII.lf {
+            shared.noteLeadingLoss(stream: self.stream, emit: emit)
+        }
+    }
+
+    mutating func headComplete(
+        _ input: UnsafeRawBufferPointer, _ range: Range<Int>, _ ts: Int64, _ shared: inout ConversationState,
+        _ emit: Emit
+    ) {
+        let parsed = self.parseHead(input, range)
+        if self.scan.isTrailer {
+            self.current?.record.trailers = parsed.headers
+            self.current?.record.bodyWireBytes += self.scan.length
+            self.current?.record.endTimestamp = ts
+            if parsed.invalidLines > 0 {
+                shared.counters.parseErrors.invalidHeaderLine += parsed.invalidLines
+                self.current?.record.flags.insert(.unparsed)
+            }
+            self.finishMessage(&shared, emit)
+            return
+        }
+        if parsed.kind == .request {
+            self.requestHead(parsed, ts, &shared, emit)
+        } else {
+            self.responseHead(parsed, ts, &shared, emit)
+        }
+    }
+
+    /// Parses the head from the buffered part and `range` of the input, copying only when it was split.
+    mutating func parseHead(_ input: UnsafeRawBufferPointer?, _ range: Range<Int>) -> ParsedHead {
+        let startLine = !self.scan.isTrailer
+        let maxFields = self.limits.maxHeaderCount
+        if self.headBuffer.isEmpty, let input {
+            let bytes = UnsafeRawBufferPointer(rebasing: input[range])
+            return HeadParser.parse(bytes, startLine: startLine, maxFields: maxFields)
+        }
+        if let input { self.headBuffer.append(contentsOf: input[range]) }
+        let parsed = self.headBuffer.withUnsafeBytes {
+            HeadParser.parse($0, startLine: startLine, maxFields: maxFields)
+        }
+        self.headBuffer.removeAll(keepingCapacity: true)
+        return parsed
+    }
+
+    /// The head was cut by a gap, a limit or the end of the direction: report what it says, with `flags`.
+    mutating func commitBrokenHead(
+        _ input: UnsafeRawBufferPointer?, _ range: Range<Int>, _ flags: HTTPTransactionFlags, _ ts: Int64,
+        _ shared: inout ConversationState, _ emit: Emit
+    ) {
+        var parsed = self.parseHead(input, range)
+        if self.scan.isTrailer {
+            self.current?.record.trailers = parsed.headers
+            self.current?.record.bodyWireBytes += self.scan.length
+            self.current?.record.flags.formUnion(flags)
+            self.finishMessage(&shared, emit)
+            return
+        }
+        // Its body cannot be framed: it is reported without one, and the direction resynchronises after it.
+        parsed.transferCoding = .none
+        parsed.contentLength = nil
+        parsed.contentLengthInvalid = false
+        parsed.contentCoding = .none
+        let kind = parsed.kind ?? self.scan.matcher.kind ?? self.role ?? .request
+        if kind == .request {
+            self.requestHead(parsed, ts, &shared, emit, brokenFlags: flags)
+        } else {
+            self.responseHead(parsed, ts, &shared, emit, brokenFlags: flags)
+        }
+    }
+
+    mutating func newRecord(_ parsed: ParsedHead, _ ts: Int64, _ shared: inout ConversationState) -> MessageRecord {
+        var record = MessageRecord(startTimestamp: self.scan.startTimestamp, endTimestamp: ts)
+        record.method = parsed.method
+        record.target = parsed.target
+        record.version = parsed.version
+        record.statusCode = parsed.statusCode
+        record.reason = parsed.reason
+        record.headers = parsed.headers
+        record.headBytes = self.scan.length
+        if self.limits.bodyCaptureBytes > 0 { record.body = [] }
+        if self.pendingUnparsed {
+            record.flags.insert(.unparsed)
+            self.pendingUnparsed = false
+        }
+        if parsed.invalidLines > 0 {
+            shared.counters.parseErrors.invalidHeaderLine += parsed.invalidLines
+            record.flags.insert(.unparsed)
+        }
+        return record
+    }
+
+    mutating func requestHead(
+        _ parsed: ParsedHead, _ ts: Int64, _ shared: inout ConversationState, _ emit: Emit,
+        brokenFlags: HTTPTransactionFlags? = nil
+    ) {
+        shared.counters.requests += 1
+        var record = self.newRecord(parsed, ts, &shared)
+        let info = RequestInfo(
+            methodKnown: parsed.method != nil, isHead: parsed.method == "HEAD", isConnect: parsed.method == "CONNECT",
+            upgrade: parsed.upgrade)
+        let ordinal = shared.requestHeadParsed(info, emit: emit)
+        self.lastRequestOrdinal = ordinal
+        if let brokenFlags { record.flags.formUnion(brokenFlags) }
+        self.current = Current(
+            record: record, isRequest: true, ordinal: ordinal, info: info, decode: .off, captureLeft: 0)
+        if brokenFlags != nil { return self.finishMessage(&shared, emit) }
+        // A request's body is chunked, or Content-Length long, or absent (RFC 9112 §6.3 items 4-7).
+        switch parsed.transferCoding {
+        case .chunked:
+            self.current?.record.flags.insert(.chunked)
+            self.startBody(parsed.contentCoding)
+            self.state = .chunkSize
+        case .other:
+            shared.counters.parseErrors.invalidTransferEncoding += 1
+            self.framingError(&shared, emit)
+        case .none:
+            if parsed.contentLengthInvalid {
+                shared.counters.parseErrors.invalidContentLength += 1
+                self.framingError(&shared, emit)
+            } else if let length = parsed.contentLength, length > 0 {
+                self.startBody(parsed.contentCoding)
+                self.state = .body(remaining: length)
+            } else {
+                self.finishMessage(&shared, emit)
+            }
+        }
+    }
+
+    mutating func responseHead(
+        _ parsed: ParsedHead, _ ts: Int64, _ shared: inout ConversationState, _ emit: Emit,
+        brokenFlags: HTTPTransactionFlags? = nil
+    ) {
+        let status = parsed.statusCode ?? 0
+        if status >= 100 && status < 200 && status != 101 {
+            // Interim: not a transaction, noted on the final response that follows (RFC 9110 §15.2).
+            shared.counters.interimResponses += 1
+            self.pendingInterim.append(status)
+            if let brokenFlags { self.pendingInterimFlags.formUnion(brokenFlags) }  // e.g. a gap cut it
+            self.state = .idle
+            return
+        }
+        shared.counters.responses += 1
+        var record = self.newRecord(parsed, ts, &shared)
+        record.interim = self.pendingInterim
+        record.flags.formUnion(self.pendingInterimFlags)
+        self.pendingInterim = []
+        self.pendingInterimFlags = []
+        if let brokenFlags { record.flags.formUnion(brokenFlags) }
+        // Mid-stream, a response that starts before any request was seen answers one from before the capture.
+        var ordinal: Int?
+        var info: RequestInfo?
+        if !(self.midstream && !shared.anyRequestStarted) {
+            let answer = shared.responseHeadParsed(emit: emit)
+            ordinal = answer.0
+            info = answer.1
+            if shared.holdOrdinal == ordinal { self.yieldRequested = true }
+        }
+        self.current = Current(
+            record: record, isRequest: false, ordinal: ordinal, info: info, decode: .off, captureLeft: 0)
+        if brokenFlags != nil { return self.finishMessage(&shared, emit) }
+        // RFC 9112 §6.3: the request method and the status decide before any header does.
+        if status == 101 || (info?.isConnect == true && status >= 200 && status < 300) {
+            self.current?.record.flags.insert(.upgrade)
+            shared.tunnelFrom = min(shared.tunnelFrom ?? Int.max, ordinal ?? shared.nextRequestOrdinal)
+            self.finishMessage(&shared, emit)
+            self.state = .tunnel
+            return
+        }
+        if info?.isHead == true || status == 204 || status == 304 || status < 200 {
+            return self.finishMessage(&shared, emit)
+        }
+        let framing: BodyFraming
+        switch parsed.transferCoding {
+        case .chunked:
+            self.current?.record.flags.insert(.chunked)
+            framing = .chunked
+        case .other:
+            self.current?.record.flags.insert(.closeDelimited)
+            framing = .close
+        case .none:
+            if parsed.contentLengthInvalid {
+                shared.counters.parseErrors.invalidContentLength += 1
+                return self.framingError(&shared, emit)
+            } else if let length = parsed.contentLength {
+                if length == 0 { return self.finishMessage(&shared, emit) }
+                framing = .length(length)
+            } else {
+                self.current?.record.flags.insert(.closeDelimited)
+                framing = .close
+            }
+        }
+        self.startBody(parsed.contentCoding)
+        // Without its request's method this may be the answer to HEAD, whose headers describe a body never sent.
+        self.state = info?.methodKnown == true ? framing.state : .probe(then: framing, matched: 0)
+    }
+
+    /// The body's length cannot be known: the message ends with its head and its body is skipped by resync.
+    mutating func framingError(_ shared: inout ConversationState, _ emit: Emit) {
+        self.current?.record.flags.insert(.unparsed)
+        self.finishMessage(&shared, emit)
+        self.enterResync(&shared, lastByte: ASCII.lf)
+    }
+}
