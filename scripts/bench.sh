@@ -80,9 +80,41 @@ python3 -c "print(f'ratio: {$ours / $peer:.2f}x (target >= 1.5x)')"
 # collect --read, on the same frames written out loops times (a file, not a loop, so every tool reads the same bytes).
 if "$bin" collect --help >/dev/null 2>&1; then
     big="$work/collect-input.pcap"
-    files=()
-    for i in $(seq "$loops"); do files+=("$work/input.pcap"); done
-    mergecap -a -F pcap -w "$big" "${files[@]}"
+    # The copies must be distinct connections (the same ones again would be retransmissions): shift both TCP ports
+    # by 7 per copy, and move each copy an hour later.
+    python3 - "$work/input.pcap" "$big" "$loops" <<'PY'
+import struct, sys
+src, dst, loops = sys.argv[1], sys.argv[2], int(sys.argv[3])
+data = open(src, "rb").read()
+assert data[:4] == b"\xd4\xc3\xb2\xa1", "little-endian microsecond pcap expected"
+records, off = [], 24
+while off + 16 <= len(data):
+    sec, usec, incl, orig = struct.unpack_from("<IIII", data, off)
+    records.append((sec, usec, bytearray(data[off + 16:off + 16 + incl]), orig))
+    off += 16 + incl
+first = min(r[0] for r in records)
+span = max(r[0] for r in records) - first + 1
+def tcp_offset(f):
+    if len(f) < 14: return None
+    t, o = struct.unpack_from(">H", f, 12)[0], 14
+    while t in (0x8100, 0x88A8) and len(f) >= o + 4:
+        t, o = struct.unpack_from(">H", f, o + 2)[0], o + 4
+    if t == 0x0800 and len(f) >= o + 20 and f[o + 9] == 6 and struct.unpack_from(">H", f, o + 6)[0] & 0x1FFF == 0:
+        return o + (f[o] & 15) * 4
+    if t == 0x86DD and len(f) >= o + 40 and f[o + 6] == 6:
+        return o + 40
+    return None
+with open(dst, "wb") as out:
+    out.write(data[:24])
+    for k in range(loops):
+        for sec, usec, f, orig in records:
+            f = bytearray(f)
+            t = tcp_offset(f)
+            if t is not None and len(f) >= t + 4:
+                sp, dp = struct.unpack_from(">HH", f, t)
+                struct.pack_into(">HH", f, t, (sp + 7 * k) & 0xFFFF, (dp + 7 * k) & 0xFFFF)
+            out.write(struct.pack("<IIII", (sec + k * 3600) & 0xFFFFFFFF, usec, len(f), orig) + f)
+PY
     size=$(stat -c %s "$big")
     time_of() { local t0 t1; t0=$(date +%s.%N); "$@" > /dev/null 2>&1; t1=$(date +%s.%N); python3 -c "print($t1 - $t0)"; }
     : > "$work/c-ours"; : > "$work/c-flow"; : > "$work/c-read"; : > "$work/c-rss"

@@ -1,23 +1,42 @@
 #!/usr/bin/env bash
-# The demo: replay a bundled capture through sessions.json to a VXLAN receiver on 127.0.0.1:4789.
+# The demo: a collector on 127.0.0.1:4789, a bundled capture replayed through sessions.json to it, and the HTTP
+# exchanges the collector wrote (ECS JSON lines, one per exchange).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh >/dev/null
-swift build -c release --product vpcmirror 2>&1 | grep -E "error|warning: unre" || true
+swift build -c release --product vpcmirror 2>&1 | grep -E "error" || true
 bin=.build/release/vpcmirror
 capture=Tests/Fixtures/http-keepalive-browser-wikipedia.pcap
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
 
 echo "== vpcmirror validate"
 "$bin" validate --sessions sessions.json
 
-ready=$(mktemp -u)
-python3 scripts/vxlan-sink.py --listen 127.0.0.1:4789 --seconds 20 --ready "$ready" > /tmp/vpcmirror-demo-sink.txt &
-sink=$!
-for _ in $(seq 50); do [ -e "$ready" ] && break; sleep 0.1; done
-rm -f "$ready"
+echo "== vpcmirror collect --listen 127.0.0.1:4789 (in the background)"
+"$bin" collect --listen 127.0.0.1:4789 --sessions sessions.json --output "$work/exchanges.json" --duration 60 \
+    2> "$work/collect.txt" &
+collector=$!
+sleep 1
 
 echo "== vpcmirror replay $capture"
 "$bin" replay --sessions sessions.json --speed 10 --no-progress "$capture"
-wait "$sink" || true
-echo "== what arrived at the target"
-cat /tmp/vpcmirror-demo-sink.txt
+
+sleep 1
+kill -INT "$collector"
+wait "$collector"
+echo "== what the collector counted"
+cat "$work/collect.txt"
+echo "== the exchanges it wrote ($(wc -l < "$work/exchanges.json") JSON lines in ECS; the first one whole, then one line each)"
+head -n 1 "$work/exchanges.json"
+python3 - "$work/exchanges.json" <<'PY'
+import json, sys
+for line in open(sys.argv[1]):
+    j = json.loads(line)
+    http, mirror = j["http"], j["mirror"]
+    print("  {:<10} {:<5} {:<44} {:>4}  {:>6} B  VNI {} {} {}".format(
+        j["client"]["ip"], http.get("request", {}).get("method", "-"),
+        (j.get("url", {}).get("domain", "") + j.get("url", {}).get("path", ""))[:44],
+        http.get("response", {}).get("status_code", "-"), http.get("response", {}).get("bytes", 0),
+        mirror.get("vni", "-"), mirror.get("session_id", ""), ",".join(mirror["flags"])))
+PY

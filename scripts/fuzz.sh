@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Fuzzes every parser with libFuzzer + AddressSanitizer: scripts/fuzz.sh [seconds per target] [target...]
-# Targets: packet vxlan config pcapfile. Crashes are written to fuzz-out/<target>/ and fail the script.
+# Targets: packet vxlan config pcapfile http1 reassembly. Crashes are written to fuzz-out/<target>/ and fail the script.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
 shift || true
-targets=("${@:-packet vxlan config pcapfile}")
+targets=("${@:-packet vxlan config pcapfile http1 reassembly}")
 targets=(${targets[@]})
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -17,17 +17,21 @@ sources_for() {
         vxlan) echo "Sources/MirrorWire Sources/MirrorVXLAN" ;;
         config) echo "Sources/MirrorWire Sources/MirrorFilter Sources/MirrorConfig" ;;
         pcapfile) echo "Sources/MirrorWire" ;;
+        http1) echo "Sources/MirrorHTTP1" ;;
+        reassembly) echo "Sources/MirrorWire Sources/MirrorReassembly" ;;
     esac
 }
 harness_for() {
     case "$1" in
         packet) echo Tests/Fuzz/FuzzPacket.swift ;; vxlan) echo Tests/Fuzz/FuzzVXLAN.swift ;;
         config) echo Tests/Fuzz/FuzzConfig.swift ;; pcapfile) echo Tests/Fuzz/FuzzPcapFile.swift ;;
+        http1) echo Tests/Fuzz/FuzzHTTP1.swift ;; reassembly) echo Tests/Fuzz/FuzzReassembly.swift ;;
     esac
 }
 corpus_for() {
     case "$1" in
         packet|pcapfile) echo Tests/Fixtures ;; vxlan) echo Tests/Fuzz/corpus/vxlan ;; config) echo Tests/Fuzz/corpus/config ;;
+        http1|reassembly) echo Tests/Fuzz/corpus/none ;;
     esac
 }
 
@@ -43,7 +47,8 @@ for t in "${targets[@]}"; do
     done
     cp "$(harness_for "$t")" "$dir/src/"
     echo "fuzz: building $t"
-    swiftc -O -sanitize=fuzzer,address -parse-as-library -module-name Fuzz "$dir"/src/*.swift -o "$dir/fuzz-$t"
+    # zlib's module map (HTTP/1 measures decoded body sizes with it).
+    swiftc -O -sanitize=fuzzer,address -parse-as-library -module-name Fuzz -I Sources/CZlib "$dir"/src/*.swift -o "$dir/fuzz-$t"
     # Seed corpus: capture files, cut to 4 KiB records for the packet target.
     if [ "$t" = packet ]; then
         python3 - "$dir/corpus" <<'PY'

@@ -139,6 +139,18 @@ public enum ECSFormatter {
 
     /// Lower-case names; a name seen several times becomes an array of its values, in order.
     static func headers(_ w: JSONWriter, _ list: [(name: String, value: String)]) {
+        // Repeated names are rare: look for one first (a few comparisons), and build groups only then.
+        var repeated = false
+        outer: for i in list.indices {
+            for j in list.indices where j < i && list[j].name == list[i].name {
+                repeated = true
+                break outer
+            }
+        }
+        guard repeated else {
+            w.object { for (name, value) in list { w.field(name, value) } }
+            return
+        }
         var order: [String] = []
         var values: [String: [String]] = [:]
         for (name, value) in list {
