@@ -160,3 +160,16 @@ struct TransactionShape: Hashable, CustomStringConvertible {
         print("sampling 50 %: \(kept.count) of \(all.count) connections, \(got.count) of \(expected.count) transactions")
     }
 }
+
+@Suite struct CollectDeterminismTests {
+    /// With --read, the output is byte-identical from run to run (packet time only; fixed close order).
+    @Test func readingTwiceGivesTheSameBytes() throws {
+        let files = Fixtures.all.flatMap { ["--read", Fixtures.path($0)] }
+        let first = try VPCMirror.run(["collect"] + files + ["--output", "-"])
+        let second = try VPCMirror.run(["collect"] + files + ["--output", "-"])
+        #expect(first.exitStatus == 0 && second.exitStatus == 0, "\(first.standardError)")
+        #expect(first.standardOutput.split(separator: "\n").count > 1000)
+        #expect(first.standardOutput == second.standardOutput)
+        #expect(first.standardError == second.standardError, "the counters too")
+    }
+}
