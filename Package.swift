@@ -84,7 +84,7 @@ let package = Package(
         .target(name: "MirrorTestSupport", dependencies: ["MirrorWire"], path: "Sources/MirrorTestSupport", swiftSettings: strict),
         .testTarget(name: "MirrorWireTests", dependencies: ["MirrorWire", "MirrorTestSupport"], path: "Tests/MirrorWireTests"),
         .testTarget(name: "MirrorFilterTests", dependencies: ["MirrorFilter", "MirrorConfig", "MirrorTestSupport"], path: "Tests/MirrorFilterTests"),
-        .testTarget(name: "MirrorConfigTests", dependencies: ["MirrorConfig"], path: "Tests/MirrorConfigTests"),
+        .testTarget(name: "MirrorConfigTests", dependencies: ["MirrorConfig", "MirrorTestSupport"], path: "Tests/MirrorConfigTests"),
         .testTarget(name: "MirrorVXLANTests", dependencies: ["MirrorVXLAN", "MirrorTestSupport"], path: "Tests/MirrorVXLANTests"),
         .testTarget(name: "MirrorCaptureTests", dependencies: ["MirrorCapture", "MirrorTestSupport"], path: "Tests/MirrorCaptureTests"),
         .testTarget(name: "MirrorReassemblyTests", dependencies: ["MirrorReassembly", "MirrorTestSupport"], path: "Tests/MirrorReassemblyTests"),

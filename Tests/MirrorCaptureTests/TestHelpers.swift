@@ -203,18 +203,6 @@ struct PcapngBytes {
     }
 }
 
-/// A deterministic generator (SplitMix64), so a failing fuzz case can be replayed.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        self.state &+= 0x9E37_79B9_7F4A_7C15
-        var z = self.state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// A few distinct frames with increasing timestamps, for writing test captures.
 func sampleFrames(count: Int, linkType: LinkType = .ethernet, startNanoseconds: Int64 = 1_700_000_000_123_456_789) -> [PcapRecord] {
     let builder = PacketBuilder()

@@ -1,5 +1,6 @@
 // vpcmirror: the JSON parser on valid text, on every kind of invalid text, and on every truncation.
 import MirrorConfig
+import MirrorTestSupport
 import Testing
 
 private func parse(_ text: String) -> Result<JSONValue, JSONSyntaxError> {
@@ -55,7 +56,7 @@ struct JSONParserTests {
 
     @Test func mutatedFilesNeverCrash() {
         // A fixed-seed mutation run: flip, insert and delete bytes; any outcome but a crash is fine.
-        var rng = SplitMix64(seed: 0x5EED)
+        var rng = SeededGenerator(seed: 0x5EED)
         let base = Array(SessionsFileLoadsTests.awsOutputs.utf8)
         let interesting: [UInt8] = Array("{}[],:\"\\0123456789-+.eEtrufalsn \n\u{7F}".utf8) + [0x00, 0xC3, 0xED, 0xF4, 0xFF]
         var loadedCount = 0
@@ -196,15 +197,3 @@ struct JSONParserTests {
     }
 }
 
-/// A small deterministic generator, so the mutation test is the same on every run.
-struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { self.state = seed }
-    mutating func next() -> UInt64 {
-        self.state &+= 0x9E37_79B9_7F4A_7C15
-        var z = self.state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

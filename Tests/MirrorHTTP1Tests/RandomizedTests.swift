@@ -1,9 +1,10 @@
 // vpcmirror: generated conversations fed with random splits and gaps, and garbage that must stay cheap and bounded.
 import Foundation
 import MirrorHTTP1
+import MirrorTestSupport
 import Testing
 
-extension SplitMix {
+extension SeededGenerator {
     mutating func below(_ n: Int) -> Int { Int(self.next() % UInt64(max(n, 1))) }
     mutating func chance(_ percent: Int) -> Bool { self.below(100) < percent }
 }
@@ -11,7 +12,7 @@ extension SplitMix {
 /// Builds a conversation of random message kinds and the transactions it must give.
 enum Generator {
     static func conversation(seed: UInt64) -> Script {
-        var rng = SplitMix(seed: seed)
+        var rng = SeededGenerator(seed: seed)
         let count = 1 + rng.below(6)
         var requests: [[UInt8]] = []
         var responses: [[UInt8]] = []
@@ -121,12 +122,12 @@ enum Generator {
     }
 
     @Test func randomSplitsGiveTheSameTransactions() {
-        var rng = SplitMix(seed: 42)
+        var rng = SeededGenerator(seed: 42)
         for seed in UInt64(0)..<300 {
             let script = Generator.conversation(seed: seed)
             let reference = run(script).transactions
             for _ in 0..<4 {
-                var local = SplitMix(seed: rng.next())
+                var local = SeededGenerator(seed: rng.next())
                 let out = run(script) { _, _, _, count in (0..<local.below(6)).map { _ in local.below(count + 1) } }
                 #expect(out.transactions == reference, "\(script.name)")
             }
@@ -139,7 +140,7 @@ enum Generator {
     /// One gap inside one message of a generated conversation: every exchange is still reported once, at most the
     /// hit one is flagged, and no request is paired with another's response.
     @Test func aGapInsideOneMessageNeverShiftsPairs() {
-        var rng = SplitMix(seed: 7)
+        var rng = SeededGenerator(seed: 7)
         var checked = 0
         for seed in UInt64(0)..<400 {
             let script = Generator.conversation(seed: seed)
@@ -189,7 +190,7 @@ enum Generator {
         var totalBytes = 0
         let elapsed = clock.measure {
             for seed in UInt64(0)..<400 {
-                var rng = SplitMix(seed: seed &* 7919)
+                var rng = SeededGenerator(seed: seed &* 7919)
                 var limits = HTTP1Limits()
                 limits.maxStartLineBytes = 8 + rng.below(300)
                 limits.maxHeaderBlockBytes = 16 + rng.below(3_000)
@@ -234,7 +235,7 @@ enum Generator {
     /// Pure noise at line rate: linear time, nothing kept, nothing emitted.
     @Test(arguments: [false, true])
     func noiseIsScannedLinearly(midstream: Bool) {
-        var rng = SplitMix(seed: 99)
+        var rng = SeededGenerator(seed: 99)
         var noise = (0..<(1 << 20)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
         // Worst cases for the scan: upper-case runs and repeated status-line prefixes without line ends.
         noise.replaceSubrange(0..<60_000, with: Array(String(repeating: "HTTP/1.1 200 ", count: 4_615).utf8))
@@ -259,7 +260,7 @@ enum Generator {
 }
 
 /// A few random split points per direction (the full every-split check is for the hand-written scripts).
-func expectSameAtEverySplitQuick(_ script: Script, rng: inout SplitMix) -> Bool {
+func expectSameAtEverySplitQuick(_ script: Script, rng: inout SeededGenerator) -> Bool {
     let reference = run(script).transactions
     for direction in [HTTPStreamDirection.clientToServer, .serverToClient] {
         let total = script.stream(direction).count

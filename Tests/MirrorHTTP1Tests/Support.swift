@@ -2,6 +2,7 @@
 import CZlib
 import Foundation
 import MirrorHTTP1
+import MirrorTestSupport
 import Testing
 
 /// One thing that happens on a connection, in capture order.
@@ -167,22 +168,10 @@ enum Zlib {
     }
 }
 
-/// A deterministic generator (SplitMix64), so randomized tests repeat exactly.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { self.state = seed }
-    mutating func next() -> UInt64 {
-        self.state &+= 0x9E37_79B9_7F4A_7C15
-        var z = self.state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// Some text that compresses well and is not all one byte.
 func sampleText(_ count: Int, seed: UInt64 = 1) -> [UInt8] {
-    var rng = SplitMix(seed: seed)
+    var rng = SeededGenerator(seed: seed)
     let words = ["alpha ", "beta ", "gamma ", "delta ", "\n", "epsilon ", "zeta ", "eta "].map { Array($0.utf8) }
     var out: [UInt8] = []
     while out.count < count { out += words[Int(rng.next() % UInt64(words.count))] }

@@ -214,18 +214,6 @@ struct Feeder {
     }
 }
 
-/// SplitMix64: a small seeded generator, so every randomized case can be replayed from its seed.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { self.state = seed }
-    mutating func next() -> UInt64 {
-        self.state &+= 0x9E37_79B9_7F4A_7C15
-        var z = self.state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// `count` bytes that differ from position to position, so a misplaced byte shows.
 func streamBytes(_ count: Int, seed: UInt8 = 0) -> [UInt8] {
