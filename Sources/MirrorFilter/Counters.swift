@@ -83,50 +83,5 @@ public struct MirrorCounters: Hashable, Sendable {
     public var isBalanced: Bool {
         self.frames.isBalanced && self.interfaces.allSatisfy(\.isBalanced) && self.sessions.allSatisfy(\.isBalanced)
     }
-
-    /// Adds another run's counters (for `--loop`, or per-thread counters).
-    public mutating func add(_ other: MirrorCounters) {
-        precondition(other.interfaces.count == self.interfaces.count && other.sessions.count == self.sessions.count)
-        self.frames.framesRead += other.frames.framesRead
-        self.frames.malformed += other.frames.malformed
-        self.frames.notSeen += other.frames.notSeen
-        self.frames.neverMirroredNonIP += other.frames.neverMirroredNonIP
-        self.frames.neverMirroredDHCP += other.frames.neverMirroredDHCP
-        self.frames.neverMirroredLinkLocal += other.frames.neverMirroredLinkLocal
-        self.frames.seen += other.frames.seen
-        for i in self.interfaces.indices {
-            let o = other.interfaces[i]
-            self.interfaces[i].ingress += o.ingress
-            self.interfaces[i].egress += o.egress
-            self.interfaces[i].mirrored += o.mirrored
-            self.interfaces[i].sampledOut += o.sampledOut
-            self.interfaces[i].rejected += o.rejected
-            self.interfaces[i].noMatch += o.noMatch
-            self.interfaces[i].amazonDNSExcluded += o.amazonDNSExcluded
-        }
-        for i in self.sessions.indices {
-            self.sessions[i].addTransport(other.sessions[i], includingEvaluation: true)
-        }
-    }
 }
 
-extension SessionCounters {
-    /// Adds `o`'s counts; the sender thread owns only the transport half.
-    public mutating func addTransport(_ o: SessionCounters, includingEvaluation: Bool) {
-        if includingEvaluation {
-            self.evaluated += o.evaluated
-            self.mirrored += o.mirrored
-            self.sampledOut += o.sampledOut
-            self.rejected += o.rejected
-            self.noMatch += o.noMatch
-            self.amazonDNSExcluded += o.amazonDNSExcluded
-            self.truncated += o.truncated
-            self.segmented += o.segmented
-            self.datagrams += o.datagrams
-            self.droppedQueueFull += o.droppedQueueFull
-        }
-        self.sent += o.sent
-        self.bytesSent += o.bytesSent
-        self.droppedSendError += o.droppedSendError
-    }
-}

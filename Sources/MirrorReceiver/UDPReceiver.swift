@@ -42,7 +42,7 @@ public final class UDPReceiver {
         self.sources = .allocate(capacity: self.batch)
         self.ready = Array(repeating: 0, count: listen.count)
         for (address, port) in listen {
-            var bytes = Self.networkBytes(address)
+            var bytes = address.networkOrderBytes
             let fd = CMirrorSocket_open_receiver(
                 address.isIPv4 ? AF_INET : AF_INET6, &bytes, port, options.reusePort ? 1 : 0, Int32(options.receiveBufferBytes))
             if fd < 0 {
@@ -71,10 +71,6 @@ public final class UDPReceiver {
     /// The ports actually bound (useful when a port was 0).
     public var boundPorts: [UInt16] { self.sockets.map { UInt16(truncatingIfNeeded: CMirrorSocket_local_port($0)) } }
 
-    static func networkBytes(_ a: IPAddress) -> [UInt8] {
-        if a.isIPv4 { return withUnsafeBytes(of: a.ipv4Value.bigEndian) { Array($0) } }
-        return withUnsafeBytes(of: a.high.bigEndian) { Array($0) } + withUnsafeBytes(of: a.low.bigEndian) { Array($0) }
-    }
 
     /// Waits up to `timeoutMilliseconds` for datagrams and passes each to `body` with its arrival time
     /// (CLOCK_REALTIME, ns). Returns the number received; 0 on timeout or when a signal interrupted the wait.

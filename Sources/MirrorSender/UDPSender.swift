@@ -60,8 +60,6 @@ public final class UDPSender: @unchecked Sendable {
     /// ICMP port-unreachable reports from destinations (a collector not listening); the datagrams were resent.
     private var refused = 0
 
-    public var sourcePortCount: Int { Int(self.options.sourcePorts.count) }
-
     /// Opens the sockets. Throws naming the port or address when a socket cannot be opened.
     public init(
         destinations: [(address: IPAddress, port: UInt16)], sessionCount: Int, queue: DatagramQueue,
@@ -74,7 +72,7 @@ public final class UDPSender: @unchecked Sendable {
         self.counters = Array(repeating: SendCounters(), count: sessionCount)
         self.addresses = .allocate(capacity: destinations.count)
         for (i, d) in destinations.enumerated() {
-            var bytes = Self.networkBytes(d.address)
+            var bytes = d.address.networkOrderBytes
             _ = CMirrorSocket_make_address(d.address.isIPv4 ? AF_INET : AF_INET6, &bytes, d.port, self.addresses + i)
         }
         let families = Set(destinations.map(\.address.family))
@@ -108,7 +106,7 @@ public final class UDPSender: @unchecked Sendable {
                 let afamily = family == .ipv4 ? AF_INET : AF_INET6
                 var fd: Int32
                 if let bind = options.bindAddress, bind.family == family {
-                    var bytes = Self.networkBytes(bind)
+                    var bytes = bind.networkOrderBytes
                     fd = CMirrorSocket_open_sender(afamily, &bytes, port, Int32(options.sendBufferBytes))
                 } else {
                     fd = CMirrorSocket_open_sender(afamily, nil, port, Int32(options.sendBufferBytes))
@@ -133,10 +131,6 @@ public final class UDPSender: @unchecked Sendable {
         self.addresses.deallocate()
     }
 
-    static func networkBytes(_ a: IPAddress) -> [UInt8] {
-        if a.isIPv4 { return withUnsafeBytes(of: a.ipv4Value.bigEndian) { Array($0) } }
-        return withUnsafeBytes(of: a.high.bigEndian) { Array($0) } + withUnsafeBytes(of: a.low.bigEndian) { Array($0) }
-    }
 
     // MARK: - Thread
 

@@ -197,6 +197,12 @@ public struct IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible
 
     // MARK: - Bytes
 
+    /// The address in network order: 4 bytes for IPv4, 16 for IPv6 (what socket addresses hold).
+    public var networkOrderBytes: [UInt8] {
+        if self.isIPv4 { return withUnsafeBytes(of: self.ipv4Value.bigEndian) { Array($0) } }
+        return withUnsafeBytes(of: self.high.bigEndian) { Array($0) } + withUnsafeBytes(of: self.low.bigEndian) { Array($0) }
+    }
+
     /// Reads an address of `family` at `offset` in network order; the caller has checked the bounds.
     @inlinable
     public init(unchecked bytes: UnsafeRawBufferPointer, at offset: Int, family: Family) {
