@@ -57,13 +57,14 @@ let package = Package(
         .target(name: "MirrorCapture", dependencies: ["CPcap", "MirrorWire"], path: "Sources/MirrorCapture", swiftSettings: strict),
         .target(name: "MirrorSender", dependencies: ["CMirrorSocket", "MirrorWire"], path: "Sources/MirrorSender", swiftSettings: strict),
         .target(name: "MirrorReceiver", dependencies: ["CMirrorSocket", "MirrorWire"], path: "Sources/MirrorReceiver", swiftSettings: strict),
+        .target(name: "MirrorLink", dependencies: ["CNetlink", "MirrorWire"], path: "Sources/MirrorLink", swiftSettings: strict),
 
         // MARK: - Glue and the executable.
         .target(
             name: "MirrorAgent",
             dependencies: [
                 "MirrorWire", "MirrorFilter", "MirrorConfig", "MirrorVXLAN", "MirrorCapture", "MirrorSender",
-                "MirrorReceiver", "MirrorCollector", "MirrorJSON",
+                "MirrorReceiver", "MirrorCollector", "MirrorJSON", "MirrorLink",
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Sources/MirrorAgent",
@@ -86,7 +87,7 @@ let package = Package(
         .testTarget(name: "MirrorFilterTests", dependencies: ["MirrorFilter", "MirrorConfig", "MirrorTestSupport"], path: "Tests/MirrorFilterTests"),
         .testTarget(name: "MirrorConfigTests", dependencies: ["MirrorConfig", "MirrorTestSupport"], path: "Tests/MirrorConfigTests"),
         .testTarget(name: "MirrorVXLANTests", dependencies: ["MirrorVXLAN", "MirrorTestSupport"], path: "Tests/MirrorVXLANTests"),
-        .testTarget(name: "MirrorCaptureTests", dependencies: ["MirrorCapture", "MirrorTestSupport"], path: "Tests/MirrorCaptureTests"),
+        .testTarget(name: "MirrorCaptureTests", dependencies: ["MirrorCapture", "MirrorFilter", "MirrorTestSupport"], path: "Tests/MirrorCaptureTests"),
         .testTarget(name: "MirrorReassemblyTests", dependencies: ["MirrorReassembly", "MirrorTestSupport"], path: "Tests/MirrorReassemblyTests"),
         .testTarget(
             name: "MirrorCollectorTests", dependencies: ["MirrorCollector", "MirrorTestSupport"], path: "Tests/MirrorCollectorTests"),

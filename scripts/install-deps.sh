@@ -4,7 +4,7 @@ set -euo pipefail
 
 packages=(
     pkg-config libpcap-dev libnl-3-dev libnl-route-3-dev zlib1g-dev   # build: CPcap, CNetlink, CZlib
-    tshark tcpdump tcpreplay tcpflow iproute2 nftables      # tests and benchmarks: peers and referees
+    tshark tcpdump tcpreplay tcpflow iproute2 nftables ethtool  # tests and benchmarks: peers and referees
     curl nginx-light python3                                # live tests (issue 4): real clients and servers
 )
 

@@ -19,7 +19,8 @@ public let routingSeed: UInt64 = 0x7670_636D_6972_726F  // "vpcmirro"
 /// Runs AWS Traffic Mirroring on captured frames and queues the VXLAN copies for the sender thread.
 public struct MirrorPipeline: ~Copyable {
     public let engine: TrafficMirrorEngine
-    public let encapsulator: VXLANEncapsulator
+    /// One per network interface: each segments super-frames to its interface's MTU.
+    let encapsulators: [VXLANEncapsulator]
     public var counters: MirrorCounters
     /// Decoding failures by layer and code, for the report.
     public var malformedReasons: [String: Int] = [:]
@@ -40,11 +41,19 @@ public struct MirrorPipeline: ~Copyable {
     /// All endpoints of all targets, deduplicated; the sender opens one destination per entry.
     public let destinations: [TrafficMirrorEndpoint]
 
-    public init(engine: TrafficMirrorEngine, encapsulator: VXLANEncapsulator, queues: [DatagramQueue],
-                sourcePortCount: Int, policy: QueueFullPolicy) {
+    /// - Parameter interfaceMTUs: the MTU of each network interface, in file order; nil gives them all
+    ///   `encapsulator`'s.
+    public init(engine: TrafficMirrorEngine, encapsulator: VXLANEncapsulator, interfaceMTUs: [Int]? = nil,
+                queues: [DatagramQueue], sourcePortCount: Int, policy: QueueFullPolicy) {
         precondition(!queues.isEmpty)
         self.engine = engine
-        self.encapsulator = encapsulator
+        let interfaceCount = engine.configuration.networkInterfaces.count
+        self.encapsulators = (0..<interfaceCount).map { i in
+            guard let mtus = interfaceMTUs else { return encapsulator }
+            var e = encapsulator
+            e.mtu = mtus[i]
+            return e
+        }
         self.counters = engine.makeCounters()
         self.queues = queues
         self.policy = policy
@@ -95,18 +104,40 @@ public struct MirrorPipeline: ~Copyable {
         return best
     }
 
-    /// Processes one captured frame.
+    /// Processes one frame read from a file: the interfaces that saw it are found by MAC and address.
     public mutating func process(_ bytes: UnsafeRawBufferPointer, linkType: LinkType) {
+        guard let summary = self.decode(bytes, linkType: linkType) else { return }
+        let decision = self.engine.evaluate(summary, counters: &self.counters)
+        self.mirror(bytes, summary: summary, decision: decision)
+    }
+
+    /// Processes one frame captured live on interface `interface` (an index into `NetworkInterfaces`).
+    public mutating func process(
+        _ bytes: UnsafeRawBufferPointer, linkType: LinkType, capturedOn interface: Int, direction: TrafficDirection
+    ) {
+        guard let summary = self.decode(bytes, linkType: linkType) else { return }
+        let decision = self.engine.evaluate(summary, capturedOn: interface, direction: direction, counters: &self.counters)
+        self.mirror(bytes, summary: summary, decision: decision)
+    }
+
+    /// Decodes a frame, or counts it as malformed.
+    @inline(__always)
+    mutating func decode(_ bytes: UnsafeRawBufferPointer, linkType: LinkType) -> PacketSummary? {
         var summary: PacketSummary
         do {
             summary = try PacketSummary(decoding: bytes, linkType: linkType)
         } catch {
             self.engine.countMalformed(counters: &self.counters)
             self.malformedReasons["\(error.layer) \(error.code)", default: 0] += 1
-            return
+            return nil
         }
         if summary.fragment != .none { self.fragments.resolve(&summary) }
-        let decision = self.engine.evaluate(summary, counters: &self.counters)
+        return summary
+    }
+
+    /// Encapsulates and queues the copies `decision` asks for.
+    @inline(__always)
+    mutating func mirror(_ bytes: UnsafeRawBufferPointer, summary: PacketSummary, decision: MirrorDecision) {
         guard decision.count > 0 else { return }
         let flowHash = FlowHash.hash(summary, seed: routingSeed)
         let portIndex = UInt16(truncatingIfNeeded: flowHash % self.sourcePortCount)
@@ -119,7 +150,7 @@ public struct MirrorPipeline: ~Copyable {
             var sink = QueueSink(
                 queue: self.queues[Int(portIndex) % self.queues.count], policy: self.policy,
                 route: DatagramRoute(destination: destination, sourcePortIndex: portIndex, session: UInt32(s)))
-            let result = self.encapsulator.encapsulate(
+            let result = self.encapsulators[action.interfaceIndex].encapsulate(
                 frame: bytes, summary: summary, vni: self.sessionVNI[s], packetLength: self.sessionPacketLength[s],
                 interfaceMAC: self.interfaceMAC[action.interfaceIndex], isEgress: action.direction == .egress,
                 into: &sink)

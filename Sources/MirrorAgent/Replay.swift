@@ -129,25 +129,12 @@ public enum Replay {
             }
         }
         var counters = pipeline.counters
-        var errors: [Int32: Int] = [:]
-        var portUnreachable = 0
-        for sender in senders {
-            let r = sender.finish()
-            for (i, c) in r.perSession.enumerated() {
-                counters.sessions[i].sent += c.sent
-                counters.sessions[i].bytesSent += c.bytesSent
-                counters.sessions[i].droppedSendError += c.failed
-            }
-            errors.merge(r.errors, uniquingKeysWith: +)
-            portUnreachable += r.portUnreachable
-        }
+        let sent = finishSenders(senders, counters: &counters)
         let elapsed = monotonicNanoseconds() - started
         let report = ReplayReport(
             configuration: configuration, files: files, loops: max(1, options.loops), elapsedNanoseconds: elapsed,
-            counters: counters, malformedReasons: pipeline.malformedReasons,
-            sendErrors: Dictionary(uniqueKeysWithValues: errors.map { (errnoName($0.key), $0.value) }),
-            portUnreachable: portUnreachable,
-            destinations: pipeline.destinations.map(\.description))
+            counters: counters, malformedReasons: pipeline.malformedReasons, sendErrors: sent.errors,
+            portUnreachable: sent.portUnreachable, destinations: pipeline.destinations.map(\.description))
         if let failure {
             throw ReplayError(description: failure, partialReport: report)
         }
@@ -160,4 +147,22 @@ public enum Replay {
         let rate = seconds > 0 ? Int(Double(c.frames.framesRead) / seconds) : 0
         return "frames \(c.frames.framesRead)  mirrored \(mirrored)  queued \(queued)  \(rate) frames/s"
     }
+}
+
+/// Stops the senders after they have sent what is queued, and adds what they did to `counters`.
+/// - Returns: send failures by errno name, and how many ICMP port-unreachable reports came back.
+func finishSenders(_ senders: [UDPSender], counters: inout MirrorCounters) -> (errors: [String: Int], portUnreachable: Int) {
+    var errors: [Int32: Int] = [:]
+    var portUnreachable = 0
+    for sender in senders {
+        let r = sender.finish()
+        for (i, c) in r.perSession.enumerated() {
+            counters.sessions[i].sent += c.sent
+            counters.sessions[i].bytesSent += c.bytesSent
+            counters.sessions[i].droppedSendError += c.failed
+        }
+        errors.merge(r.errors, uniquingKeysWith: +)
+        portUnreachable += r.portUnreachable
+    }
+    return (Dictionary(uniqueKeysWithValues: errors.map { (errnoName($0.key), $0.value) }), portUnreachable)
 }

@@ -16,6 +16,10 @@ public struct ReplayReport: Sendable {
     /// ICMP port-unreachable reports from destinations: a collector is not listening (the copies were sent).
     public let portUnreachable: Int
     public let destinations: [String]
+    /// `replay`, or `attach` (then `files` holds the captured interfaces).
+    var command = "replay"
+    /// Lines the command adds before the accounting line (attach: the kernel's capture drops).
+    var notes: [String] = []
 
     public var framesPerSecond: Double {
         self.elapsedNanoseconds > 0 ? Double(self.counters.frames.framesRead) * 1e9 / Double(self.elapsedNanoseconds) : 0
@@ -27,12 +31,16 @@ public struct ReplayReport: Sendable {
         let f = c.frames
         var lines: [String] = []
         let seconds = Double(self.elapsedNanoseconds) / 1e9
-        lines.append("replay: \(self.files.count) file(s) × \(self.loops), \(f.framesRead) frames in \(format(seconds)) s (\(Int(self.framesPerSecond)) frames/s)")
+        if self.command == "replay" {
+            lines.append("replay: \(self.files.count) file(s) × \(self.loops), \(f.framesRead) frames in \(format(seconds)) s (\(Int(self.framesPerSecond)) frames/s)")
+        } else {
+            lines.append("\(self.command): \(self.files.joined(separator: ", ")), \(f.framesRead) frames captured in \(format(seconds)) s")
+        }
         var malformed = "malformed \(f.malformed)"
         if !self.malformedReasons.isEmpty {
             malformed += " (" + self.malformedReasons.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + ")"
         }
-        lines.append("frames: read \(f.framesRead) = \(malformed) + not seen \(f.notSeen) + never mirrored \(f.neverMirrored) (non-IP \(f.neverMirroredNonIP), DHCP \(f.neverMirroredDHCP), link-local services \(f.neverMirroredLinkLocal)) + seen \(f.seen)")
+        lines.append("frames: read \(f.framesRead) = \(malformed) + not seen \(f.notSeen) + never mirrored \(f.neverMirrored) (non-IP \(f.neverMirroredNonIP), DHCP \(f.neverMirroredDHCP), link-local services \(f.neverMirroredLinkLocal), mirror traffic \(f.neverMirroredOwnOutput)) + seen \(f.seen)")
         for (i, e) in self.configuration.networkInterfaces.enumerated() {
             let x = c.interfaces[i]
             lines.append("interface \(e.networkInterfaceId): observed \(x.observations) (egress \(x.egress), ingress \(x.ingress)) = mirrored \(x.mirrored) + sampled out \(x.sampledOut) + rejected \(x.rejected) + no match \(x.noMatch) + amazon-dns excluded \(x.amazonDNSExcluded)")
@@ -48,6 +56,7 @@ public struct ReplayReport: Sendable {
         if self.portUnreachable > 0 {
             lines.append("notice: \(self.portUnreachable) ICMP port-unreachable report(s) from the destinations: is the collector listening?")
         }
+        lines += self.notes
         lines.append(c.isBalanced ? "accounting: every frame accounted for" : "accounting: COUNTERS DO NOT ADD UP (a bug: please report it)")
         return lines.joined(separator: "\n")
     }
@@ -58,7 +67,8 @@ public struct ReplayReport: Sendable {
         let f = c.frames
         let w = JSONWriter()
         w.object {
-            w.field("files") { w.array(self.files) { w.string($0) } }
+            w.field("command", self.command)
+            w.field(self.command == "replay" ? "files" : "interfaces") { w.array(self.files) { w.string($0) } }
             w.field("loops", self.loops)
             w.field("elapsed_seconds", Double(self.elapsedNanoseconds) / 1e9)
             w.field("frames_per_second", self.framesPerSecond)
@@ -71,6 +81,7 @@ public struct ReplayReport: Sendable {
                     w.field("never_mirrored_non_ip", f.neverMirroredNonIP)
                     w.field("never_mirrored_dhcp", f.neverMirroredDHCP)
                     w.field("never_mirrored_link_local", f.neverMirroredLinkLocal)
+                    w.field("never_mirrored_own_output", f.neverMirroredOwnOutput)
                     w.field("seen", f.seen)
                 }
             }

@@ -8,14 +8,17 @@ public struct FrameCounters: Hashable, Sendable {
     public var malformed = 0
     /// Frames no declared network interface sent or received.
     public var notSeen = 0
-    /// Seen, but of a kind AWS never mirrors: non-IP (ARP, LLDP, …), DHCP, link-local services.
+    /// Seen, but of a kind AWS never mirrors: non-IP (ARP, LLDP, …), DHCP, link-local services, mirror traffic.
     public var neverMirroredNonIP = 0
     public var neverMirroredDHCP = 0
     public var neverMirroredLinkLocal = 0
+    /// UDP to one of the targets' endpoints: the mirror's own VXLAN (or another source's, on its way to a
+    /// collector) is never mirrored again, even when it leaves through a mirrored interface.
+    public var neverMirroredOwnOutput = 0
     /// Seen by at least one interface and eligible for its sessions.
     public var seen = 0
     public init() {}
-    public var neverMirrored: Int { self.neverMirroredNonIP + self.neverMirroredDHCP + self.neverMirroredLinkLocal }
+    public var neverMirrored: Int { self.neverMirroredNonIP + self.neverMirroredDHCP + self.neverMirroredLinkLocal + self.neverMirroredOwnOutput }
     public var isBalanced: Bool {
         self.framesRead == self.malformed + self.notSeen + self.neverMirrored + self.seen
     }

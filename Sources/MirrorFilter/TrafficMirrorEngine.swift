@@ -76,6 +76,8 @@ public struct TrafficMirrorEngine: Sendable {
     @usableFromInline let amazonDNSAddresses: [IPAddress]
     @usableFromInline let linkLocalAddresses: [IPAddress]
     @usableFromInline let samplingSeed: UInt64
+    /// Every target endpoint: UDP to one of them is mirror traffic.
+    @usableFromInline let endpoints: [TrafficMirrorEndpoint]
 
     /// - Precondition: `configuration` is validated (every reference resolves), as `SessionsFile.parse` returns it.
     public init(configuration: MirrorConfiguration) {
@@ -111,6 +113,11 @@ public struct TrafficMirrorEngine: Sendable {
         self.amazonDNSAddresses = configuration.neverMirrored.amazonDNSAddresses
         self.linkLocalAddresses = configuration.neverMirrored.linkLocalServiceAddresses
         self.samplingSeed = configuration.samplingSeed
+        var endpoints: [TrafficMirrorEndpoint] = []
+        for t in configuration.trafficMirrorTargets {
+            for e in t.endpoints where !endpoints.contains(e) { endpoints.append(e) }
+        }
+        self.endpoints = endpoints
     }
 
     public func makeCounters() -> MirrorCounters {
@@ -173,12 +180,40 @@ public struct TrafficMirrorEngine: Sendable {
         return false
     }
 
-    /// Decides what to mirror for one decoded frame and counts every outcome.
+    /// Whether the frame is mirror traffic: UDP to a target endpoint. A later fragment (no ports) to an endpoint
+    /// address counts too, so a fragmented VXLAN copy is never mirrored piecemeal.
+    @inlinable
+    func isOwnOutput(_ p: PacketSummary) -> Bool {
+        guard p.transportProtocol == .udp else { return false }
+        for e in self.endpoints where e.address == p.destination && (!p.hasPorts || e.port == p.destinationPort) {
+            return true
+        }
+        return false
+    }
+
+    /// Decides what to mirror for one decoded frame and counts every outcome. The interfaces are found by
+    /// MAC and address (`interfaces(of:)`): for frames read from files, where no capture tells the direction.
     @inlinable
     public func evaluate(_ p: PacketSummary, counters: inout MirrorCounters) -> MirrorDecision {
+        let (egress, ingress) = self.interfaces(of: p)
+        return self.evaluate(p, egress: egress, ingress: ingress, counters: &counters)
+    }
+
+    /// Decides what to mirror for a frame captured live on `interface` (an index into `NetworkInterfaces`) in
+    /// `direction`: the capture says who saw it, so neither MAC nor addresses are consulted.
+    @inlinable
+    public func evaluate(
+        _ p: PacketSummary, capturedOn interface: Int, direction: TrafficDirection, counters: inout MirrorCounters
+    ) -> MirrorDecision {
+        direction == .egress
+            ? self.evaluate(p, egress: interface, ingress: nil, counters: &counters)
+            : self.evaluate(p, egress: nil, ingress: interface, counters: &counters)
+    }
+
+    @inlinable
+    func evaluate(_ p: PacketSummary, egress: Int?, ingress: Int?, counters: inout MirrorCounters) -> MirrorDecision {
         var decision = MirrorDecision()
         counters.frames.framesRead += 1
-        let (egress, ingress) = self.interfaces(of: p)
         guard egress != nil || ingress != nil else {
             counters.frames.notSeen += 1
             return decision
@@ -193,6 +228,10 @@ public struct TrafficMirrorEngine: Sendable {
         }
         if self.isLinkLocalService(p) {
             counters.frames.neverMirroredLinkLocal += 1
+            return decision
+        }
+        if self.isOwnOutput(p) {
+            counters.frames.neverMirroredOwnOutput += 1
             return decision
         }
         counters.frames.seen += 1

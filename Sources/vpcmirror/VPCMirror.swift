@@ -13,7 +13,7 @@ struct VPCMirror: ParsableCommand {
         abstract: "Packet-level traffic mirroring with AWS VPC Traffic Mirroring semantics.",
         discussion: "Sessions, filters and targets are defined in a JSON file shaped like AWS's API (see docs/config.md).",
         version: "0.1.0",
-        subcommands: [Validate.self, Replay.self, Collect.self]
+        subcommands: [Validate.self, Replay.self, Collect.self, Interfaces.self, Attach.self]
     )
 }
 
@@ -64,23 +64,13 @@ struct Replay: ParsableCommand {
     @Option(help: "Read the files this many times.")
     var loop = 1
 
-    @Option(name: .customLong("stats-json"), help: "Also write the counters as JSON to this file.")
-    var statsJSON: String?
+    @OptionGroup var senderOptions: SenderOptions
 
     @Option(help: "The source interface MTU: TCP super-frames longer than this are segmented.")
     var mtu = 9001
 
-    @Option(name: .customLong("source-ports"), help: "Outer UDP source port range, FROM-TO (one socket per port).")
-    var sourcePorts = "65408-65535"
-
-    @Option(help: "Local address to send from (AWS sends from the source interface's primary address).")
-    var bind: String?
-
     @Option(name: .customLong("queue-full"), help: "When the send queue is full: drop (and count) or wait. Default: wait at max speed, drop when paced.")
     var queueFull: String?
-
-    @Option(name: .customLong("udp-gso"), help: "on: send runs of equal-size datagrams as one UDP GSO message (faster; tcpdump on this host then shows them merged); off: one by one.")
-    var udpGSO = "on"
 
     @Option(name: .customLong("sender-threads"), help: "Threads sending VXLAN copies; each owns a share of the source ports.")
     var senderThreads = 1
@@ -112,23 +102,11 @@ struct Replay: ParsableCommand {
         }
         options.loops = self.loop
         options.senderThreads = self.senderThreads
-        switch self.udpGSO {
-        case "on": options.udpSegmentationOffload = true
-        case "off": options.udpSegmentationOffload = false
-        default: throw ValidationError("--udp-gso: \"\(self.udpGSO)\" is not on or off")
-        }
+        let sending = try self.senderOptions.parsed()
+        options.udpSegmentationOffload = sending.segmentationOffload
+        options.sourcePorts = sending.sourcePorts
+        options.bindAddress = sending.bindAddress
         options.mtu = self.mtu
-        let parts = self.sourcePorts.split(separator: "-")
-        guard parts.count == 2, let from = UInt16(parts[0]), let to = UInt16(parts[1]), from > 0, from <= to,
-            Int(to) - Int(from) < 4096
-        else {
-            throw ValidationError("--source-ports: \"\(self.sourcePorts)\" is not FROM-TO with 1 ≤ FROM ≤ TO and at most 4096 ports")
-        }
-        options.sourcePorts = from...to
-        if let bind = self.bind {
-            guard let a = IPAddress(bind) else { throw ValidationError("--bind: \"\(bind)\" is not an IP address") }
-            options.bindAddress = a
-        }
         if let q = self.queueFull {
             guard let p = QueueFullPolicy(rawValue: q) else { throw ValidationError("--queue-full: \"\(q)\" is not drop or wait") }
             options.queueFull = p
@@ -143,25 +121,134 @@ struct Replay: ParsableCommand {
             if options.progress != nil { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
             if let partial = error.partialReport {
                 print(partial.text)
-                try self.writeStats(partial)
+                try self.senderOptions.writeStats(partial, command: "replay")
             }
             printError("vpcmirror replay: \(error.description)")
             throw ExitCode(2)
         }
         if options.progress != nil { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
         print(report.text)
-        try self.writeStats(report)
+        try self.senderOptions.writeStats(report, command: "replay")
+    }
+}
+
+/// How `replay` and `attach` send, and where their counters go.
+struct SenderOptions: ParsableArguments {
+    @Option(name: .customLong("source-ports"), help: "Outer UDP source port range, FROM-TO (one socket per port).")
+    var sourcePorts = "65408-65535"
+
+    @Option(help: "Local address to send from (AWS sends from the source interface's primary address).")
+    var bind: String?
+
+    @Option(name: .customLong("udp-gso"), help: "on: send runs of equal-size datagrams as one UDP GSO message (faster; tcpdump on this host then shows them merged); off: one by one.")
+    var udpGSO = "on"
+
+    @Option(name: .customLong("stats-json"), help: "Also write the counters as JSON to this file.")
+    var statsJSON: String?
+
+    func parsed() throws -> (sourcePorts: ClosedRange<UInt16>, bindAddress: IPAddress?, segmentationOffload: Bool) {
+        let parts = self.sourcePorts.split(separator: "-")
+        guard parts.count == 2, let from = UInt16(parts[0]), let to = UInt16(parts[1]), from > 0, from <= to,
+            Int(to) - Int(from) < 4096
+        else {
+            throw ValidationError("--source-ports: \"\(self.sourcePorts)\" is not FROM-TO with 1 ≤ FROM ≤ TO and at most 4096 ports")
+        }
+        var bindAddress: IPAddress? = nil
+        if let bind = self.bind {
+            guard let a = IPAddress(bind) else { throw ValidationError("--bind: \"\(bind)\" is not an IP address") }
+            bindAddress = a
+        }
+        guard self.udpGSO == "on" || self.udpGSO == "off" else {
+            throw ValidationError("--udp-gso: \"\(self.udpGSO)\" is not on or off")
+        }
+        return (from...to, bindAddress, self.udpGSO == "on")
     }
 
-    func writeStats(_ report: ReplayReport) throws {
+    func writeStats(_ report: ReplayReport, command: String) throws {
         guard let path = self.statsJSON else { return }
         do {
             try Data((report.json + "\n").utf8).write(to: URL(fileURLWithPath: path))
         } catch {
-            printError("vpcmirror replay: cannot write --stats-json \(path): \(error.localizedDescription)")
+            printError("vpcmirror \(command): cannot write --stats-json \(path): \(error.localizedDescription)")
             throw ExitCode(2)
         }
     }
+}
+
+struct Interfaces: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List the local interfaces (netlink): index, name, state, MTU, MAC and addresses.")
+
+    @Flag(help: "Print a JSON array instead of a table.")
+    var json = false
+
+    func run() throws {
+        do {
+            print(try MirrorAgent.Interfaces.listing(json: self.json))
+        } catch {
+            printError("vpcmirror interfaces: \(error.description)")
+            throw ExitCode(2)
+        }
+    }
+}
+
+struct Attach: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Capture live on each session's NetworkInterfaces[].InterfaceName and send mirrored frames as VXLAN.",
+        discussion: """
+            Needs CAP_NET_RAW (capture) and, for ring buffers above the default, CAP_NET_ADMIN (docs/cli.md). \
+            SIGHUP reloads the sessions file (an invalid file is rejected and the running one kept); \
+            SIGINT/SIGTERM stop and print the counters. Log lines go to standard error.
+            """)
+
+    @OptionGroup var sessionsOptions: SessionsOptions
+
+    @Option(name: .customLong("buffer-size"), help: "Kernel capture ring per interface and direction, in MiB.")
+    var bufferSize = 32
+
+    @Option(name: .customLong("snaplen"), help: "Bytes captured per frame (the default keeps 64 KiB GSO super-frames whole).")
+    var snapshotLength = 262_144
+
+    @Flag(name: .customLong("no-prefilter"), help: "Do not install the kernel filter derived from the sessions: every frame is captured and counted.")
+    var noPrefilter = false
+
+    @OptionGroup var senderOptions: SenderOptions
+
+    @Option(help: "Stop after this many seconds (default: run until SIGINT/SIGTERM).")
+    var duration: Double?
+
+    func run() throws {
+        var options = AttachOptions()
+        options.sessionsPath = self.sessionsOptions.sessions
+        options.validation.enforceAWSQuotas = !self.sessionsOptions.relaxQuotas
+        guard (1...2048).contains(self.bufferSize) else { throw ValidationError("--buffer-size must be 1…2048 MiB") }
+        options.capture.bufferBytes = self.bufferSize << 20
+        guard (64...262_144).contains(self.snapshotLength) else { throw ValidationError("--snaplen must be 64…262144") }
+        options.capture.snapshotLength = self.snapshotLength
+        options.prefilter = !self.noPrefilter
+        let sending = try self.senderOptions.parsed()
+        options.sourcePorts = sending.sourcePorts
+        options.bindAddress = sending.bindAddress
+        options.udpSegmentationOffload = sending.segmentationOffload
+        options.duration = self.duration
+        options.log = { line in logLine("vpcmirror attach: " + line) }
+        let report: ReplayReport
+        do {
+            report = try MirrorAgent.Attach.run(options: options)
+        } catch {
+            printError("vpcmirror attach: \(error.description)")
+            throw ExitCode(2)
+        }
+        print(report.text)
+        try self.senderOptions.writeStats(report, command: "attach")
+    }
+}
+
+/// A log line on standard error, with the UTC time, flushed at once (logs are read while we run).
+func logLine(_ text: String) {
+    let f = ISO8601DateFormatter()
+    f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+    printError("\(f.string(from: Date())) \(text)")
 }
 
 func printError(_ text: String) {

@@ -144,7 +144,7 @@ enum Libpcap {
         }
     }
 
-    private static func string(_ buffer: [CChar]) -> String {
+    fileprivate static func string(_ buffer: [CChar]) -> String {
         let bytes = buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
         return String(decoding: bytes, as: UTF8.self)
     }
@@ -160,5 +160,92 @@ enum SystemErrno {
     static func description(_ code: Int32) -> String {
         guard let text = strerror(code) else { return "errno \(code)" }
         return String(cString: text)
+    }
+}
+
+/// What a live handle needs from libpcap, behind the same seam.
+extension Libpcap {
+    /// libpcap's status codes, named for the callers.
+    enum LiveStatus: Error {
+        case ok
+        case noSuchDevice(String)
+        case permissionDenied(String)
+        case interfaceDown(String)
+        case failed(String)
+    }
+
+    static func create(device: String) -> Result<OpaquePointer, LiveStatus> {
+        var errorBuffer = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE))
+        let handle = errorBuffer.withUnsafeMutableBufferPointer { pcap_create(device, $0.baseAddress) }
+        guard let handle else { return .failure(.failed(Self.string(errorBuffer))) }
+        return .success(handle)
+    }
+
+    /// Sets the options that must precede activation, then activates. Warnings (status > 0) are not failures.
+    static func activate(_ handle: OpaquePointer, snapshotLength: Int32, bufferBytes: Int32, immediate: Bool) -> LiveStatus {
+        _ = pcap_set_snaplen(handle, snapshotLength)
+        _ = pcap_set_promisc(handle, 0)
+        _ = pcap_set_buffer_size(handle, bufferBytes)
+        _ = pcap_set_immediate_mode(handle, immediate ? 1 : 0)
+        _ = pcap_set_tstamp_precision(handle, Int32(PCAP_TSTAMP_PRECISION_NANO))
+        let status = pcap_activate(handle)
+        if status >= 0 { return .ok }
+        let text = String(cString: pcap_geterr(handle))
+        switch status {
+        case PCAP_ERROR_NO_SUCH_DEVICE: return .noSuchDevice(text)
+        case PCAP_ERROR_PERM_DENIED: return .permissionDenied(text)
+        case PCAP_ERROR_IFACE_NOT_UP: return .interfaceDown(text)
+        default: return .failed(text.isEmpty ? String(cString: pcap_statustostr(status)) : text)
+        }
+    }
+
+    /// 0: in, 1: out.
+    static func setDirection(_ handle: OpaquePointer, outbound: Bool) -> String? {
+        pcap_setdirection(handle, outbound ? PCAP_D_OUT : PCAP_D_IN) == 0 ? nil : String(cString: pcap_geterr(handle))
+    }
+
+    /// Compiles `expression` for `handle` and installs it in the kernel. Nil on success, else libpcap's message.
+    static func setFilter(_ handle: OpaquePointer, expression: String) -> String? {
+        var program = bpf_program()
+        guard pcap_compile(handle, &program, expression, 1, PCAP_NETMASK_UNKNOWN) == 0 else {
+            return String(cString: pcap_geterr(handle))
+        }
+        defer { pcap_freecode(&program) }
+        return pcap_setfilter(handle, &program) == 0 ? nil : String(cString: pcap_geterr(handle))
+    }
+
+    static func setNonblocking(_ handle: OpaquePointer) -> String? {
+        var errorBuffer = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE))
+        let status = errorBuffer.withUnsafeMutableBufferPointer { pcap_setnonblock(handle, 1, $0.baseAddress) }
+        return status == 0 ? nil : Self.string(errorBuffer)
+    }
+
+    static func selectableDescriptor(_ handle: OpaquePointer) -> Int32 {
+        pcap_get_selectable_fd(handle)
+    }
+
+    /// Received by the filter, dropped by the kernel (ring full), dropped by the interface.
+    static func statistics(_ handle: OpaquePointer) -> (received: Int, dropped: Int, interfaceDropped: Int)? {
+        var s = pcap_stat()
+        guard pcap_stats(handle, &s) == 0 else { return nil }
+        return (Int(s.ps_recv), Int(s.ps_drop), Int(s.ps_ifdrop))
+    }
+
+    /// Whether `expression` accepts `frame` (captured and original length both `frame.count`), compiled for
+    /// `linkType` with a dead handle: the same compiler and BPF interpreter a live handle uses.
+    static func filterAccepts(expression: String, linkType: Int32, snapshotLength: Int32, frames: [[UInt8]]) -> Result<[Bool], LiveStatus> {
+        guard let dead = pcap_open_dead(linkType, snapshotLength) else { return .failure(.failed("pcap_open_dead failed")) }
+        defer { pcap_close(dead) }
+        var program = bpf_program()
+        guard pcap_compile(dead, &program, expression, 1, PCAP_NETMASK_UNKNOWN) == 0 else {
+            return .failure(.failed(String(cString: pcap_geterr(dead))))
+        }
+        defer { pcap_freecode(&program) }
+        return .success(frames.map { frame in
+            var header = pcap_pkthdr()
+            header.caplen = UInt32(frame.count)
+            header.len = UInt32(frame.count)
+            return frame.withUnsafeBufferPointer { pcap_offline_filter(&program, &header, $0.baseAddress) != 0 }
+        })
     }
 }

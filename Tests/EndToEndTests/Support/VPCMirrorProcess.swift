@@ -79,6 +79,7 @@ struct ReplayStats {
     var neverMirroredNonIP: Int
     var neverMirroredDHCP: Int
     var neverMirroredLinkLocal: Int
+    var neverMirroredOwnOutput: Int
     var seen: Int
     var sessions: [Session]
     var sendErrors: [String: Int]
@@ -112,6 +113,7 @@ struct ReplayStats {
         self.neverMirroredNonIP = try int(frames, "never_mirrored_non_ip")
         self.neverMirroredDHCP = try int(frames, "never_mirrored_dhcp")
         self.neverMirroredLinkLocal = try int(frames, "never_mirrored_link_local")
+        self.neverMirroredOwnOutput = try int(frames, "never_mirrored_own_output")
         self.seen = try int(frames, "seen")
         self.sessions = try sessions.map { s in
             Session(
