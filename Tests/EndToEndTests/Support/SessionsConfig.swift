@@ -26,6 +26,7 @@ struct SessionsConfig {
         var id: String
         var mac: String?
         var addresses: [String]
+        var interfaceName: String? = nil
     }
 
     struct Target {
@@ -115,6 +116,7 @@ struct SessionsConfig {
         if !v6.isEmpty {
             fields.append("\"Ipv6Addresses\": [" + v6.map { "{\"Ipv6Address\": \(quote($0))}" }.joined(separator: ", ") + "]")
         }
+        if let name = i.interfaceName { fields.append("\"InterfaceName\": \(quote(name))") }
         return "  {" + fields.joined(separator: ", ") + "}"
     }
 
