@@ -21,6 +21,8 @@ public struct AttachOptions: Sendable {
     public var bindAddress: IPAddress? = nil
     public var queueBytes = 16 << 20
     public var udpSegmentationOffload = true
+    /// Finish TCP/UDP checksums the kernel left to the NIC (`VXLANEncapsulator.completesPartialChecksums`).
+    public var completePartialChecksums = true
     /// Stop after this many seconds; nil runs until SIGINT/SIGTERM.
     public var duration: Double? = nil
     /// Where log lines go (link events, reloads, capture errors).
@@ -339,8 +341,10 @@ final class Generation {
         }
         self.configuration = config
         let queue = DatagramQueue(byteCapacity: options.queueBytes)
+        var encapsulator = VXLANEncapsulator()
+        encapsulator.completesPartialChecksums = options.completePartialChecksums
         self.pipeline = MirrorPipeline(
-            engine: TrafficMirrorEngine(configuration: config), encapsulator: VXLANEncapsulator(), interfaceMTUs: mtus,
+            engine: TrafficMirrorEngine(configuration: config), encapsulator: encapsulator, interfaceMTUs: mtus,
             queues: [queue], sourcePortCount: options.sourcePorts.count, policy: .drop)
         guard !self.pipeline.destinations.isEmpty else {
             throw AttachError(description: "\(options.sessionsPath): no TrafficMirrorTargets endpoints to send to")

@@ -158,6 +158,7 @@ public struct MirrorPipeline: ~Copyable {
             self.counters.sessions[s].droppedQueueFull += result.dropped
             if result.truncated { self.counters.sessions[s].truncated += 1 }
             if result.segmented { self.counters.sessions[s].segmented += 1 }
+            if result.checksumCompleted { self.counters.sessions[s].checksumsCompleted += 1 }
         }
     }
 }

@@ -1,5 +1,5 @@
 // vpcmirror: `replay`: capture files through the sessions, out as VXLAN, with every frame accounted for.
-public import MirrorCapture
+import MirrorCapture
 public import MirrorFilter
 import MirrorSender
 import MirrorVXLAN

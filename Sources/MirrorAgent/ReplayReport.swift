@@ -48,7 +48,7 @@ public struct ReplayReport: Sendable {
         for (i, s) in self.configuration.trafficMirrorSessions.enumerated() {
             let x = c.sessions[i]
             lines.append("session \(s.trafficMirrorSessionId) (number \(s.sessionNumber), VNI \(s.virtualNetworkId), \(s.networkInterfaceId) → \(s.trafficMirrorTargetId)): evaluated \(x.evaluated) = mirrored \(x.mirrored) + sampled out \(x.sampledOut) + rejected \(x.rejected) + no match \(x.noMatch) + amazon-dns excluded \(x.amazonDNSExcluded)")
-            lines.append("    mirrored \(x.mirrored): truncated \(x.truncated), segmented \(x.segmented); datagrams \(x.datagrams) = sent \(x.sent) (\(x.bytesSent) bytes) + dropped \(x.dropped) (queue full \(x.droppedQueueFull), send error \(x.droppedSendError))")
+            lines.append("    mirrored \(x.mirrored): truncated \(x.truncated), segmented \(x.segmented)\(self.command == "attach" ? ", checksums completed \(x.checksumsCompleted)" : ""); datagrams \(x.datagrams) = sent \(x.sent) (\(x.bytesSent) bytes) + dropped \(x.dropped) (queue full \(x.droppedQueueFull), send error \(x.droppedSendError))")
         }
         if !self.sendErrors.isEmpty {
             lines.append("send errors: " + self.sendErrors.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
@@ -120,6 +120,7 @@ public struct ReplayReport: Sendable {
                         w.field("amazon_dns_excluded", x.amazonDNSExcluded)
                         w.field("truncated", x.truncated)
                         w.field("segmented", x.segmented)
+                        w.field("checksums_completed", x.checksumsCompleted)
                         w.field("datagrams", x.datagrams)
                         w.field("sent", x.sent)
                         w.field("bytes_sent", x.bytesSent)

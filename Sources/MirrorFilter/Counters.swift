@@ -58,6 +58,8 @@ public struct SessionCounters: Hashable, Sendable {
     public var truncated = 0
     /// Mirrored frames that were TCP super-frames, split into MTU-sized segments.
     public var segmented = 0
+    /// Mirrored frames whose partial (offloaded) TCP/UDP checksum was finished (live capture only).
+    public var checksumsCompleted = 0
     /// VXLAN datagrams built (more than `mirrored` when frames were segmented).
     public var datagrams = 0
     public var sent = 0

@@ -19,6 +19,9 @@ public struct EncapsulationResult: Hashable, Sendable {
     public var truncated = false
     /// The frame was a TCP super-frame split into MTU-sized segments.
     public var segmented = false
+    /// The frame's TCP/UDP checksum was left for the NIC to finish, and was finished here
+    /// (`completesPartialChecksums`).
+    public var checksumCompleted = false
     public init() {}
 }
 
@@ -27,10 +30,16 @@ public struct EncapsulationResult: Hashable, Sendable {
 ///
 /// Frames of other link types get a synthesized Ethernet II header (the interface's MAC on its side).
 /// TCP super-frames from segmentation offload (an IP packet longer than `mtu`) are split into the segments the
-/// wire would have carried, with fresh IPv4 and TCP checksums; other frames are never altered.
+/// wire would have carried, with fresh IPv4 and TCP checksums; other frames are never altered, except for
+/// partial checksums when `completesPartialChecksums` is set.
 public struct VXLANEncapsulator: Sendable {
     /// The source interface MTU: the largest IP packet the wire carries. AWS's default is 9001.
     public var mtu: Int
+    /// Finish TCP/UDP checksums the kernel left for the NIC. Frames captured live on the host that sends them
+    /// (or across a veth) carry only the pseudo-header sum in the checksum field (CHECKSUM_PARTIAL); the wire, and
+    /// so AWS's mirror, carries the full checksum, and receivers such as Zeek and Suricata drop frames without
+    /// it. Only that exact pattern is replaced, so a checksum that was wrong on the wire stays wrong.
+    public var completesPartialChecksums = false
 
     public init(mtu: Int = 9001) {
         self.mtu = mtu
@@ -79,10 +88,42 @@ public struct VXLANEncapsulator: Sendable {
             inner.baseAddress!.advanced(by: linkHeaderLength)
                 .copyMemory(from: frame.baseAddress!.advanced(by: summary.networkOffset), byteCount: copyLength)
         }
+        result.truncated = kept < innerLength
+        if self.completesPartialChecksums && !result.truncated {
+            result.checksumCompleted = Self.completePartialChecksum(
+                UnsafeMutableRawBufferPointer(rebasing: inner[linkHeaderLength..<kept]), summary: summary)
+        }
         sink.commit(VXLANHeader.byteCount + kept)
         result.datagrams = 1
-        result.truncated = kept < innerLength
         return result
+    }
+
+    /// Replaces a CHECKSUM_PARTIAL TCP/UDP checksum in `packet` (the IP packet, whole) with the full one.
+    /// - Returns: whether it did.
+    @inlinable
+    static func completePartialChecksum(_ packet: UnsafeMutableRawBufferPointer, summary s: PacketSummary) -> Bool {
+        guard s.fragment == .none, s.capturedIPLength >= s.ipPacketLength, packet.count >= s.ipPacketLength else { return false }
+        let field: Int
+        switch s.transportProtocol {
+        case .tcp: field = 16
+        case .udp: field = 6
+        default: return false
+        }
+        let transport = s.ipHeaderLength
+        let length = s.ipPacketLength - transport
+        guard length >= field + 2 else { return false }
+        let pseudo = InternetChecksum.pseudoHeaderSum(
+            source: s.source, destination: s.destination, protocol: s.transportProtocol, length: length)
+        // The kernel leaves the folded pseudo-header sum, not complemented, for the NIC to finish.
+        let stored: UInt16 = UnsafeRawBufferPointer(packet).loadBigEndian(at: transport + field, as: UInt16.self)
+        guard stored == ~InternetChecksum.finish(pseudo) else { return false }
+        packet.storeBigEndian(UInt16(0), at: transport + field)
+        let sum = InternetChecksum.add(UnsafeRawBufferPointer(rebasing: packet[transport..<(transport + length)]), to: pseudo)
+        var checksum = InternetChecksum.finish(sum)
+        // UDP sends a computed 0 as 0xFFFF (0 means "no checksum").
+        if checksum == 0 && s.transportProtocol == .udp { checksum = 0xFFFF }
+        packet.storeBigEndian(checksum, at: transport + field)
+        return true
     }
 
     /// A TCP packet longer than the MTU, whole in the capture, not a fragment: an offload super-frame.

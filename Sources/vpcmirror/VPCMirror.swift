@@ -212,6 +212,9 @@ struct Attach: ParsableCommand {
     @Flag(name: .customLong("no-prefilter"), help: "Do not install the kernel filter derived from the sessions: every frame is captured and counted.")
     var noPrefilter = false
 
+    @Flag(name: .customLong("keep-partial-checksums"), help: "Mirror offloaded TCP/UDP checksums as captured instead of finishing them as the NIC would.")
+    var keepPartialChecksums = false
+
     @OptionGroup var senderOptions: SenderOptions
 
     @Option(help: "Stop after this many seconds (default: run until SIGINT/SIGTERM).")
@@ -226,6 +229,7 @@ struct Attach: ParsableCommand {
         guard (64...262_144).contains(self.snapshotLength) else { throw ValidationError("--snaplen must be 64…262144") }
         options.capture.snapshotLength = self.snapshotLength
         options.prefilter = !self.noPrefilter
+        options.completePartialChecksums = !self.keepPartialChecksums
         let sending = try self.senderOptions.parsed()
         options.sourcePorts = sending.sourcePorts
         options.bindAddress = sending.bindAddress

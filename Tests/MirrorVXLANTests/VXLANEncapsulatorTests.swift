@@ -150,3 +150,63 @@ func encapsulate(_ frame: [UInt8], linkType: LinkType, mtu: Int = 9001, vni: UIn
 }
 
 let requireTools = ProcessInfo.processInfo.environment["VPCMIRROR_REQUIRE_TOOLS"] == "1"
+
+/// Frames captured on the sending host carry CHECKSUM_PARTIAL: the folded pseudo-header sum where the checksum goes.
+@Suite struct PartialChecksumTests {
+    let builder = PacketBuilder()
+
+    /// `frame` with its TCP/UDP checksum replaced by what the kernel leaves for the NIC.
+    static func partial(_ frame: [UInt8], field: Int, source: IPAddress, destination: IPAddress, proto: IPProtocol) throws -> [UInt8] {
+        var f = frame
+        let s = try f.withUnsafeBytes { try PacketSummary(decoding: $0, linkType: .ethernet) }
+        let pseudo = InternetChecksum.pseudoHeaderSum(
+            source: source, destination: destination, protocol: proto, length: s.ipPacketLength - s.ipHeaderLength)
+        let folded = ~InternetChecksum.finish(pseudo)
+        let at = s.transportOffset + field
+        f[at] = UInt8(folded >> 8)
+        f[at + 1] = UInt8(folded & 0xFF)
+        return f
+    }
+
+    func encapsulate(_ frame: [UInt8], complete: Bool) throws -> (EncapsulationResult, [UInt8]) {
+        var sink = ArraySink()
+        defer { sink.buffer.deallocate() }
+        var e = VXLANEncapsulator()
+        e.completesPartialChecksums = complete
+        let r = try frame.withUnsafeBytes { raw in
+            let s = try PacketSummary(decoding: raw, linkType: .ethernet)
+            return e.encapsulate(frame: raw, summary: s, vni: 1, packetLength: nil, interfaceMAC: nil, isEgress: true, into: &sink)
+        }
+        return (r, Array(sink.datagrams[0].dropFirst(VXLANHeader.byteCount)))
+    }
+
+    @Test(arguments: ["10.0.0.1", "2001:db8::1"], [IPProtocol.tcp, .udp])
+    func partialChecksumsAreFinished(sourceText: String, proto: IPProtocol) throws {
+        let source = IPAddress(sourceText)!
+        let destination = IPAddress(source.isIPv4 ? "10.0.0.2" : "2001:db8::2")!
+        let payload = (0..<301).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+        let good = proto == .tcp
+            ? self.builder.tcp(source: source, sourcePort: 8080, destination: destination, destinationPort: 40000, payload: payload)
+            : self.builder.udp(source: source, sourcePort: 53, destination: destination, destinationPort: 40000, payload: payload)
+        let partial = try Self.partial(good, field: proto == .tcp ? 16 : 6, source: source, destination: destination, proto: proto)
+        #expect(partial != good)
+        let (r, inner) = try self.encapsulate(partial, complete: true)
+        #expect(r.checksumCompleted)
+        #expect(inner == good, "the finished checksum is the one the builder computed")
+        // Off: the frame goes as captured.
+        let (off, asCaptured) = try self.encapsulate(partial, complete: false)
+        #expect(!off.checksumCompleted && asCaptured == partial)
+    }
+
+    @Test func wrongChecksumsThatAreNotPartialStayWrong() throws {
+        var frame = self.builder.tcp(source: IPAddress("10.0.0.1")!, sourcePort: 1, destination: IPAddress("10.0.0.2")!, destinationPort: 2,
+                                     payload: [1, 2, 3])
+        frame[14 + 20 + 16] ^= 0x5A
+        let (r, inner) = try self.encapsulate(frame, complete: true)
+        #expect(!r.checksumCompleted && inner == frame)
+        // A correct checksum is left alone as well.
+        let good = self.builder.tcp(source: IPAddress("10.0.0.1")!, sourcePort: 1, destination: IPAddress("10.0.0.2")!, destinationPort: 2)
+        let (r2, inner2) = try self.encapsulate(good, complete: true)
+        #expect(!r2.checksumCompleted && inner2 == good)
+    }
+}

@@ -6,7 +6,7 @@
       exchanges (as a multiset), each once, with both directions (a status code, no gap or no_response flag),
       the session's VNI, and every connection's exchanges in one collector only.
   check_attach.py vxlan PCAP MTU
-      tshark on a capture of the VXLAN stream: nothing malformed, every frame VXLAN with the I flag, inner frames no
+      tshark on a capture of the VXLAN stream: nothing malformed, no bad inner TCP checksum, every frame VXLAN with the I flag, inner frames no
       longer than MTU + 14 (Ethernet header), and one outer source port per connection, seen in both directions.
 """
 import collections
@@ -83,7 +83,10 @@ def transactions(args):
 def vxlan(args):
     pcap, mtu = args[0], int(args[1])
     malformed = subprocess.run(
-        ["tshark", "-r", pcap, "-d", "udp.port==4789,vxlan", "-Y", "_ws.malformed || _ws.expert.severity == error",
+        # Inner TCP checksums are checked too: attach finishes the ones the kernel left to the NIC. (Not the outer
+        # UDP ones: on a veth, tcpdump sees them before any NIC would finish them.)
+        ["tshark", "-r", pcap, "-d", "udp.port==4789,vxlan", "-o", "tcp.check_checksum:TRUE",
+         "-Y", "_ws.malformed || _ws.expert.severity == error",
          "-T", "fields", "-e", "frame.number"], capture_output=True, text=True, check=True).stdout.split()
     out = subprocess.run(
         ["tshark", "-r", pcap, "-d", "udp.port==4789,vxlan", "-T", "fields", "-E", "separator=\t", "-E", "occurrence=a",
