@@ -110,13 +110,12 @@ public enum Attach {
 
     // MARK: - Capture handles
 
-    /// Opens both directions of every named interface of the configuration.
+    /// Opens both directions of every captured interface of the configuration.
     static func openSlots(
         _ slots: inout [CaptureSlot], for generation: Generation, options: AttachOptions,
         links: [String: NetworkInterfaceInfo], atStart: Bool
     ) throws(AttachError) {
-        for (i, e) in generation.configuration.networkInterfaces.enumerated() {
-            guard let name = e.interfaceName else { continue }
+        for (i, name) in generation.captured {
             for direction in [CaptureDirection.received, .sent] {
                 if slots.contains(where: { $0.name == name && $0.direction == direction }) { continue }
                 let slot = CaptureSlot(name: name, direction: direction, interfaceIndex: i)
@@ -231,14 +230,14 @@ public enum Attach {
         let report = generation.finish(slots: slots, elapsed: monotonicNanoseconds() - started)
         options.log("reloaded \(options.sessionsPath); counters of the configuration it replaces:\n" + report.text)
         generation = next
-        let names = Set(next.configuration.networkInterfaces.compactMap(\.interfaceName))
+        let names = Set(next.captured.map(\.name))
         for slot in slots where !names.contains(slot.name) {
             slot.close()
             options.log("\(slot.name) \(slot.direction.rawValue): no longer in the sessions file: detached")
         }
         slots.removeAll { !names.contains($0.name) }
         for slot in slots {
-            slot.interfaceIndex = next.configuration.networkInterfaces.firstIndex { $0.interfaceName == slot.name }!
+            slot.interfaceIndex = next.captured.first { $0.name == slot.name }!.index
             slot.resetCounts()
             guard slot.capture != nil else { continue }
             do {
@@ -309,6 +308,8 @@ final class CaptureSlot {
 /// One configuration in force: its pipeline and its senders.
 final class Generation {
     let configuration: MirrorConfiguration
+    /// The interfaces to capture on: named, and mirrored by at least one session (index into `NetworkInterfaces`).
+    let captured: [(index: Int, name: String)]
     var pipeline: MirrorPipeline
     let senders: [UDPSender]
 
@@ -320,13 +321,15 @@ final class Generation {
             throw AttachError(description: error.description)
         }
         var mtus: [Int] = []
-        var named = 0
+        var captured: [(index: Int, name: String)] = []
+        let withSessions = Set(config.trafficMirrorSessions.map(\.networkInterfaceId))
         for (i, e) in config.networkInterfaces.enumerated() {
-            guard let name = e.interfaceName else {
+            // Only interfaces some session mirrors are captured: the others have nothing to decide.
+            guard let name = e.interfaceName, withSessions.contains(e.networkInterfaceId) else {
                 mtus.append(9001)
                 continue
             }
-            named += 1
+            captured.append((i, name))
             guard let link = links[name] else {
                 let have = links.keys.sorted().joined(separator: ", ")
                 throw AttachError(description: "\(options.sessionsPath): NetworkInterfaces[\(i)].InterfaceName: \"\(name)\" is not an interface on this host (have: \(have))")
@@ -336,10 +339,11 @@ final class Generation {
             if e.addresses.isEmpty { config.networkInterfaces[i].addresses = link.addresses.map(\.address) }
             mtus.append(link.mtu)
         }
-        guard named > 0 else {
-            throw AttachError(description: "\(options.sessionsPath): no NetworkInterfaces entry has an InterfaceName to capture on")
+        guard !captured.isEmpty else {
+            throw AttachError(description: "\(options.sessionsPath): no NetworkInterfaces entry that a session mirrors has an InterfaceName to capture on")
         }
         self.configuration = config
+        self.captured = captured
         let queue = DatagramQueue(byteCapacity: options.queueBytes)
         var encapsulator = VXLANEncapsulator()
         encapsulator.completesPartialChecksums = options.completePartialChecksums

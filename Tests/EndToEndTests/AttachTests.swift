@@ -63,7 +63,7 @@ struct AttachTests {
         let sessions = try directory.write("sessions.json", BadInputTests.validSessions(endpoint: "127.0.0.1:9").json)
         let run = try VPCMirror.run(["attach", "--sessions", sessions.path, "--duration", "1"], timeout: .seconds(30))
         #expect(run.exitStatus == 2)
-        #expect(run.standardError.contains("no NetworkInterfaces entry has an InterfaceName"), "\(run.standardError)")
+        #expect(run.standardError.contains("no NetworkInterfaces entry that a session mirrors has an InterfaceName"), "\(run.standardError)")
     }
 
     @Test("attach with an invalid sessions file names the field")
