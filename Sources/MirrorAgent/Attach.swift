@@ -151,12 +151,14 @@ public enum Attach {
         }
     }
 
-    /// Runs pending frames of one handle through the pipeline: `framesPerTurn` of them, or all with `all`.
+    /// Runs pending frames of one handle through the pipeline: `framesPerTurn` of them, or with `all` what the ring
+    /// holds (bounded, so that traffic arriving as fast as it is taken cannot hold up a stop or a reload).
     static func drain(_ slot: CaptureSlot, generation: Generation, options: AttachOptions, all: Bool = false) {
         let interface = slot.interfaceIndex
         let direction: TrafficDirection = slot.direction == .received ? .ingress : .egress
         var taken = 0
-        while all || taken < Self.framesPerTurn {
+        let limit = all ? Self.framesPerTurn * 1024 : Self.framesPerTurn
+        while taken < limit {
             do {
                 let got = try slot.capture?.next { frame in
                     generation.pipeline.process(frame.bytes, linkType: frame.linkType, capturedOn: interface, direction: direction)
