@@ -125,7 +125,7 @@ public enum Attach {
                     continue
                 }
                 do {
-                    try slot.open(filter: generation.prefilter(interface: i, direction: direction, options: options),
+                    try slot.open(filter: { generation.prefilter(interface: i, direction: direction, options: options, linkType: $0) },
                                   options: options.capture, linkIndex: link.index)
                 } catch {
                     if atStart { throw AttachError(description: error.description) }
@@ -138,8 +138,9 @@ public enum Attach {
     static func open(_ slot: CaptureSlot, generation: Generation, options: AttachOptions, link: NetworkInterfaceInfo, reason: String) {
         let previous = slot.linkIndex
         do {
-            try slot.open(filter: generation.prefilter(interface: slot.interfaceIndex, direction: slot.direction, options: options),
-                          options: options.capture, linkIndex: link.index)
+            try slot.open(
+                filter: { generation.prefilter(interface: slot.interfaceIndex, direction: slot.direction, options: options, linkType: $0) },
+                options: options.capture, linkIndex: link.index)
             let why = if let previous, previous != link.index {
                 "interface re-created (index \(previous) → \(link.index)): re-attached"
             } else {
@@ -243,7 +244,9 @@ public enum Attach {
             slot.resetCounts()
             guard slot.capture != nil else { continue }
             do {
-                try slot.capture?.setFilter(next.prefilter(interface: slot.interfaceIndex, direction: slot.direction, options: options))
+                guard let linkType = slot.capture?.linkType else { continue }
+                try slot.capture?.setFilter(
+                    next.prefilter(interface: slot.interfaceIndex, direction: slot.direction, options: options, linkType: linkType))
             } catch {
                 options.log("\(error.description); capture paused")
                 slot.close()
@@ -277,11 +280,15 @@ final class CaptureSlot {
         self.interfaceIndex = interfaceIndex
     }
 
-    func open(filter: String?, options: LiveCaptureOptions, linkIndex: Int32) throws(LiveCaptureError) {
+    /// Opens the handle, then installs `filter(linkType)`: the expression depends on the link type, known only
+    /// once the handle is open. Frames that arrived in between are filtered too (libpcap refilters the ring).
+    func open(filter: (LinkType) -> String?, options: LiveCaptureOptions, linkIndex: Int32) throws(LiveCaptureError) {
         self.close()
         var o = options
-        o.filter = filter
-        self.capture = try LiveCapture(interface: self.name, direction: self.direction, options: o)
+        o.filter = nil
+        let capture = try LiveCapture(interface: self.name, direction: self.direction, options: o)
+        if let expression = filter(capture.linkType) { try capture.setFilter(expression) }
+        self.capture = consume capture
         self.linkIndex = linkIndex
         self.openings += 1
     }
@@ -369,10 +376,11 @@ final class Generation {
         for s in self.senders { s.start() }
     }
 
-    func prefilter(interface: Int, direction: CaptureDirection, options: AttachOptions) -> String? {
+    func prefilter(interface: Int, direction: CaptureDirection, options: AttachOptions, linkType: LinkType) -> String? {
         guard options.prefilter else { return nil }
         return CapturePrefilter.expression(
-            for: self.configuration, interfaceIndex: interface, direction: direction == .received ? .ingress : .egress)
+            for: self.configuration, interfaceIndex: interface, direction: direction == .received ? .ingress : .egress,
+            vlanTags: linkType == .ethernet)
     }
 
     /// Drains the senders and returns the counters.

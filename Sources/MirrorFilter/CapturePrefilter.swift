@@ -9,13 +9,14 @@ public import MirrorWire
 ///   protocol and port ranges (libpcap's `portrange` skips later fragments, as AWS's port matching does); IPv6
 ///   rules as CIDRs only, because libpcap's protocol tests do not walk extension headers;
 /// - traffic to or from the Amazon DNS addresses, when a filter has `amazon-dns`;
-/// - 802.1Q-tagged frames, which libpcap's IP tests do not look inside;
+/// - 802.1Q-tagged frames, which libpcap's IP tests do not look inside (on Ethernet links);
 /// minus UDP to the targets' endpoints (mirror traffic, never mirrored). `reject` rules and sampling are left to
 /// the engine: dropping on them would need rule order, which a union cannot express.
 public enum CapturePrefilter {
     /// The expression, or nil when the interface has no session (capture it all: nothing to keep or drop).
+    /// - Parameter vlanTags: whether the link carries 802.1Q tags (Ethernet); libpcap refuses `vlan` on others.
     public static func expression(
-        for configuration: MirrorConfiguration, interfaceIndex: Int, direction: TrafficDirection
+        for configuration: MirrorConfiguration, interfaceIndex: Int, direction: TrafficDirection, vlanTags: Bool = true
     ) -> String? {
         let interfaceId = configuration.networkInterfaces[interfaceIndex].networkInterfaceId
         let filterIds = Set(configuration.trafficMirrorSessions.filter { $0.networkInterfaceId == interfaceId }
@@ -38,7 +39,7 @@ public enum CapturePrefilter {
         }
         // `less 1` matches no frame: an interface whose sessions accept nothing in this direction.
         let keep = terms.isEmpty ? "less 1" : terms.map { "(\($0))" }.joined(separator: " or ")
-        var expression = "(\(keep)) or vlan"
+        var expression = vlanTags ? "(\(keep)) or vlan" : keep
         var endpoints: [TrafficMirrorEndpoint] = []
         for t in configuration.trafficMirrorTargets {
             for e in t.endpoints where !endpoints.contains(e) { endpoints.append(e) }

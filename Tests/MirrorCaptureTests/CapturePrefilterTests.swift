@@ -145,6 +145,31 @@ import Testing
         #expect(try CaptureFilter.accepts(expression, linkType: .ethernet, frames: [vxlan, other, arp]) == [false, true, false])
     }
 
+    /// Raw-IP links (tun, WireGuard) carry no tags, and libpcap refuses `vlan` on them: the same proof without it.
+    @Test func keepsEveryMirroredFrameOnRawIPLinks() throws {
+        var g = SeededGenerator(seed: 0x7261_7769)
+        var mirrored = 0
+        for _ in 0..<60 {
+            let config = Self.configuration(&g)
+            let engine = TrafficMirrorEngine(configuration: config)
+            // Raw IP: the Ethernet header (no tags here) cut off.
+            let frames = (0..<60).map { _ in Self.frame(&g) }.filter { $0[12] != 0x81 }.map { Array($0.dropFirst(14)) }
+            for direction in [TrafficDirection.ingress, .egress] {
+                let expression = try #require(CapturePrefilter.expression(for: config, interfaceIndex: 0, direction: direction, vlanTags: false))
+                let kept = try CaptureFilter.accepts(expression, linkType: .rawDLT12, frames: frames)
+                for (frame, keep) in zip(frames, kept) {
+                    var counters = engine.makeCounters()
+                    let summary = try frame.withUnsafeBytes { try PacketSummary(decoding: $0, linkType: .rawDLT12) }
+                    if engine.evaluate(summary, capturedOn: 0, direction: direction, counters: &counters).count > 0 {
+                        mirrored += 1
+                        #expect(keep, "dropped a mirrored frame: \(summary) by \(expression)")
+                    }
+                }
+            }
+        }
+        #expect(mirrored > 100)
+    }
+
     @Test func rejectsNothingWithoutSessionsAndNamesBadExpressions() throws {
         var config = MirrorConfiguration()
         config.networkInterfaces = [NetworkInterface(networkInterfaceId: "eni-1", interfaceName: "eth9")]
