@@ -4,6 +4,7 @@ import MirrorCapture
 import MirrorReceiver
 public import MirrorReassembly
 public import MirrorWire
+import Foundation
 import Glibc
 import Synchronization
 
@@ -52,12 +53,12 @@ public struct CollectReport: Sendable {
     }
 }
 
-/// Buffered line output to a file descriptor.
+/// Where lines go: a file descriptor, written in large batches straight from the collector's output buffer.
 final class LineWriter {
+    /// Output is written once this much is pending (and at the end, and on each expiry tick when listening).
+    static let batchBytes = 1 << 20
     let fd: Int32
     let closeAtEnd: Bool
-    var buffer: [UInt8] = []
-    var lines = 0
 
     init(path: String) throws(CollectError) {
         if path == "-" {
@@ -69,32 +70,135 @@ final class LineWriter {
             self.fd = fd
             self.closeAtEnd = true
         }
-        self.buffer.reserveCapacity(1 << 16)
     }
 
-    func write(_ line: String) {
-        self.buffer.append(contentsOf: line.utf8)
-        self.buffer.append(UInt8(ascii: "\n"))
-        self.lines += 1
-        if self.buffer.count >= 1 << 16 { self.flush() }
+    /// Writes what the collector has written so far.
+    func flush(_ collector: inout Collector) {
+        collector.takeOutput { self.write($0) }
     }
 
-    func flush() {
+    /// Writes `bytes` whole (retrying on EINTR and short writes); stops at the first other error.
+    func write(_ bytes: UnsafeRawBufferPointer) {
+        guard let base = bytes.baseAddress else { return }
         var offset = 0
-        while offset < self.buffer.count {
-            let n = self.buffer.withUnsafeBytes { Glibc.write(self.fd, $0.baseAddress! + offset, $0.count - offset) }
+        while offset < bytes.count {
+            let n = Glibc.write(self.fd, base + offset, bytes.count - offset)
             if n < 0 {
                 if errno == EINTR { continue }
                 break
             }
             offset += n
         }
-        self.buffer.removeAll(keepingCapacity: true)
     }
 
     deinit {
-        self.flush()
         if self.closeAtEnd { close(self.fd) }
+    }
+}
+
+/// Frames read ahead on a thread of their own, so that reading the file (libpcap's copies, the kernel's) overlaps
+/// analysing the frames read before. Copied frames go in batches round a fixed set of buffers: memory stays bounded
+/// and nothing is allocated per frame. Batches come out in file order, so the output is the same.
+final class ReadAhead: @unchecked Sendable {
+    struct Frame {
+        var offset: Int
+        var length: Int
+        var timestamp: Int64
+        var linkType: LinkType
+    }
+
+    /// Frames copied one after another; the last batch of a file says so, with the error that ended it if any.
+    /// `@unchecked Sendable`: a batch has one owner at a time, handed over through the queues' lock.
+    final class Batch: @unchecked Sendable {
+        /// A batch is handed over once this much is in it.
+        static let targetBytes = 1 << 20
+        private(set) var storage: UnsafeMutableRawPointer
+        private var capacity = Batch.targetBytes
+        private var used = 0
+        private(set) var frames: [Frame] = []
+        fileprivate(set) var isLast = false
+        fileprivate(set) var error: CaptureError?
+
+        init() {
+            self.storage = .allocate(byteCount: self.capacity, alignment: 16)
+            self.frames.reserveCapacity(1 << 12)
+        }
+
+        deinit { self.storage.deallocate() }
+
+        var isFull: Bool { self.used >= Batch.targetBytes }
+
+        fileprivate func reset() {
+            self.used = 0
+            self.frames.removeAll(keepingCapacity: true)
+            self.isLast = false
+            self.error = nil
+        }
+
+        fileprivate func append(_ frame: CapturedFrame) {
+            let n = frame.bytes.count
+            if self.used + n > self.capacity {
+                // Only a frame larger than what is left of the target: the buffer grows, offsets stay valid.
+                let capacity = max(self.capacity * 2, self.used + n)
+                let storage = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 16)
+                storage.copyMemory(from: self.storage, byteCount: self.used)
+                self.storage.deallocate()
+                (self.storage, self.capacity) = (storage, capacity)
+            }
+            if let base = frame.bytes.baseAddress { (self.storage + self.used).copyMemory(from: base, byteCount: n) }
+            self.frames.append(
+                Frame(offset: self.used, length: n, timestamp: frame.timestampNanoseconds, linkType: frame.linkType))
+            self.used += n
+        }
+    }
+
+    /// The reader, owned by the reading thread once it starts.
+    private final class ReaderBox: @unchecked Sendable {
+        var reader: CaptureFileReader
+        init(_ reader: consuming CaptureFileReader) { self.reader = reader }
+    }
+
+    private let queues = Mutex<(free: [Batch], ready: [Batch])>(([], []))
+    private let readySignal = DispatchSemaphore(value: 0)
+    private let freeSignal: DispatchSemaphore
+
+    init(_ reader: consuming CaptureFileReader, batches: Int = 4) {
+        self.freeSignal = DispatchSemaphore(value: batches)
+        self.queues.withLock { $0.free = (0..<batches).map { _ in Batch() } }
+        let box = ReaderBox(reader)
+        let thread = Thread { [self] in self.read(box) }
+        thread.name = "vpcmirror read-ahead"
+        thread.start()
+    }
+
+    private func read(_ box: ReaderBox) {
+        while true {
+            self.freeSignal.wait()
+            let batch = self.queues.withLock { $0.free.removeLast() }
+            batch.reset()
+            do {
+                while !batch.isFull, try box.reader.next({ batch.append($0) }) != nil {}
+                batch.isLast = !batch.isFull
+            } catch {
+                batch.error = error
+                batch.isLast = true
+            }
+            self.queues.withLock { $0.ready.append(batch) }
+            self.readySignal.signal()
+            if batch.isLast { return }
+        }
+    }
+
+    /// The next batch, in file order (waits for it).
+    func next() -> Batch {
+        self.readySignal.wait()
+        return self.queues.withLock { $0.ready.removeFirst() }
+    }
+
+    /// Gives a batch back once its frames are analysed.
+    func recycle(_ batch: Batch) {
+        self.queues.withLock { $0.free.append(batch) }
+        self.freeSignal.signal()
     }
 }
 
@@ -105,29 +209,31 @@ public enum Collect {
     public static func run(options: CollectOptions) throws(CollectError) -> CollectReport {
         let writer = try LineWriter(path: options.output)
         var collector = Collector(options: options.collector)
-        let emit: (String) -> Void = { writer.write($0) }
-        if !options.readFiles.isEmpty {
-            for path in options.readFiles {
-                var reader: CaptureFileReader
-                do {
-                    reader = try CaptureFileReader(path: path)
-                } catch {
+        for path in options.readFiles {
+            let reader: CaptureFileReader
+            do {
+                reader = try CaptureFileReader(path: path)
+            } catch {
+                throw CollectError(description: error.description)
+            }
+            // Reading (on the read-ahead thread) overlaps analysing (here).
+            let readAhead = ReadAhead(reader)
+            while true {
+                let batch = readAhead.next()
+                for frame in batch.frames {
+                    collector.process(
+                        frame: UnsafeRawBufferPointer(start: batch.storage + frame.offset, count: frame.length),
+                        linkType: frame.linkType, timestamp: frame.timestamp)
+                }
+                if collector.pendingOutputByteCount >= LineWriter.batchBytes { writer.flush(&collector) }
+                let (last, error) = (batch.isLast, batch.error)
+                readAhead.recycle(batch)
+                if let error {
+                    collector.finish()
+                    writer.flush(&collector)
                     throw CollectError(description: error.description)
                 }
-                while true {
-                    let more: Bool?
-                    do {
-                        more = try reader.next { frame -> Bool in
-                            collector.process(frame: frame.bytes, linkType: frame.linkType, timestamp: frame.timestampNanoseconds, emit: emit)
-                            return true
-                        }
-                    } catch {
-                        collector.finish(emit: emit)
-                        writer.flush()
-                        throw CollectError(description: error.description)
-                    }
-                    if more == nil { break }
-                }
+                if last { break }
             }
         }
         if !options.listen.isEmpty {
@@ -152,24 +258,25 @@ public enum Collect {
             while stopRequested == 0 {
                 if let deadline, monotonicNanoseconds() >= deadline { break }
                 _ = receiver.receive(timeoutMilliseconds: 200) { payload, timestamp in
-                    collector.process(datagram: payload, timestamp: timestamp, emit: emit)
+                    collector.process(datagram: payload, timestamp: timestamp)
                 }
+                if collector.pendingOutputByteCount >= LineWriter.batchBytes { writer.flush(&collector) }
                 // Without traffic, time still passes for idle connections: expire on the receive clock.
                 let now = monotonicNanoseconds()
                 if now - lastExpiry > 1_000_000_000 {
                     lastExpiry = now
                     var t = timespec()
                     clock_gettime(CLOCK_REALTIME, &t)
-                    collector.expire(now: Int64(t.tv_sec) * 1_000_000_000 + Int64(t.tv_nsec), emit: emit)
-                    writer.flush()
+                    collector.expire(now: Int64(t.tv_sec) * 1_000_000_000 + Int64(t.tv_nsec))
+                    writer.flush(&collector)
                 }
             }
         }
-        collector.finish(emit: emit)
-        writer.flush()
+        collector.finish()
+        writer.flush(&collector)
         return CollectReport(
             frames: collector.decapsulator.counters.frames, decapsulation: collector.decapsulator.counters,
             outerFragmentsReassembled: collector.decapsulator.outerFragments.counters.reassembled,
-            collector: collector.counters, reassembly: collector.reassembler.counters, lines: writer.lines)
+            collector: collector.counters, reassembly: collector.reassembler.counters, lines: collector.counters.transactions)
     }
 }

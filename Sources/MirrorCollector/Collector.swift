@@ -2,6 +2,7 @@
 public import MirrorHTTP1
 public import MirrorReassembly
 public import MirrorWire
+import MirrorJSON
 
 /// How a collector runs.
 public struct CollectorOptions: Sendable {
@@ -30,225 +31,346 @@ public struct CollectorCounters: Hashable, Sendable {
     public init() {}
 }
 
-/// The collector: one per thread. Lines come out through `emit` in the order exchanges complete; with the same
-/// input that order is always the same (time comes from packets, and connections close in a fixed order).
+/// The collector: one per thread. Lines are written, in the order exchanges complete, into an output buffer the
+/// caller takes them from (``takeOutput(_:)``); with the same input that order is always the same (time comes from
+/// packets, and connections close in a fixed order). Copies of a collector share that buffer: use one.
 public struct Collector {
     public private(set) var decapsulator: Decapsulator
-    public private(set) var reassembler: TCPReassembler
-    var innerFragments = IPv4Defragmenter()
-    var delegate: Conversations
-    public private(set) var counters = CollectorCounters()
-    /// The latest packet time seen: the collector's clock.
-    public private(set) var now: Int64 = 0
-    var sinceExpiry = 0
+    /// Everything after decapsulation. Kept apart so that a frame goes from one to the other without a copy of
+    /// either (the decapsulator hands frames to a closure, which may then change only this).
+    var analysis: Analysis
 
     public init(options: CollectorOptions = .init()) {
         self.decapsulator = Decapsulator(ports: options.vxlanPorts)
+        self.analysis = Analysis(options: options)
+    }
+
+    public var reassembler: TCPReassembler { self.analysis.reassembler }
+    public var counters: CollectorCounters { self.analysis.counters }
+    /// The latest packet time seen: the collector's clock.
+    public var now: Int64 { self.analysis.now }
+    public var httpCounters: HTTP1Counters { self.analysis.delegate.httpCounters }
+    /// Counters of exchanges by flag, so far.
+    public var flagCounts: [String: Int] { self.analysis.delegate.flagCounts }
+
+    /// Bytes of output not taken yet.
+    public var pendingOutputByteCount: Int { self.analysis.delegate.output.count }
+
+    /// Hands the output written so far (whole lines, each ending in a newline) to `body`, then forgets it.
+    public mutating func takeOutput(_ body: (UnsafeRawBufferPointer) -> Void) {
+        self.analysis.delegate.output.withBytes(body)
+        self.analysis.delegate.output.removeAll()
+    }
+
+    /// One captured frame (`--read`): VXLAN is unwrapped, other frames are analysed as they are.
+    public mutating func process(frame bytes: UnsafeRawBufferPointer, linkType: LinkType, timestamp: Int64) {
+        self.analysis.tick(timestamp)
+        Self.decapsulate(bytes, linkType, timestamp, &self.decapsulator, &self.analysis)
+    }
+
+    private static func decapsulate(
+        _ bytes: UnsafeRawBufferPointer, _ linkType: LinkType, _ timestamp: Int64, _ decapsulator: inout Decapsulator,
+        _ analysis: inout Analysis
+    ) {
+        decapsulator.decapsulate(
+            bytes, linkType: linkType, timestamp: timestamp,
+            plain: { bytes, linkType, summary in
+                analysis.analyse(bytes, linkType: linkType, vni: nil, summary: summary, timestamp: timestamp)
+            },
+            vxlan: { frame in analysis.analyse(frame, timestamp: timestamp) })
+    }
+
+    /// One UDP datagram from a socket: a VXLAN header and the mirrored frame.
+    public mutating func process(datagram payload: UnsafeRawBufferPointer, timestamp: Int64) {
+        self.analysis.tick(timestamp)
+        self.decapsulator.countDatagram()
+        Self.unwrap(payload, timestamp, &self.decapsulator, &self.analysis)
+    }
+
+    private static func unwrap(
+        _ payload: UnsafeRawBufferPointer, _ timestamp: Int64, _ decapsulator: inout Decapsulator,
+        _ analysis: inout Analysis
+    ) {
+        decapsulator.vxlanPayload(payload) { frame in analysis.analyse(frame, timestamp: timestamp) }
+    }
+
+    /// Closes idle connections by packet time; call it also when no packets come (live input).
+    public mutating func expire(now: Int64) {
+        self.analysis.expire(now: now)
+    }
+
+    /// End of input (end of files, SIGINT, SIGTERM): every open exchange is written, flagged as it stands.
+    public mutating func finish() {
+        self.analysis.reassembler.closeAll(timestamp: self.analysis.now, delegate: &self.analysis.delegate)
+    }
+}
+
+/// The collector's path after decapsulation: inner frames, reassembly, conversations.
+struct Analysis {
+    var reassembler: TCPReassembler
+    var innerFragments = IPv4Defragmenter()
+    var delegate: Conversations
+    var now: Int64 = 0
+    var sinceExpiry = 0
+    var analysed = 0
+    var notTCP = 0
+    var malformed: [String: Int] = [:]
+
+    init(options: CollectorOptions) {
         self.reassembler = TCPReassembler(limits: options.reassembly)
         self.delegate = Conversations(http: options.http, sessionsByVNI: options.sessionsByVNI)
     }
 
-    public var httpCounters: HTTP1Counters { self.delegate.httpCounters }
-
-    /// One captured frame (`--read`): VXLAN is unwrapped, other frames are analysed as they are.
-    public mutating func process(frame bytes: UnsafeRawBufferPointer, linkType: LinkType, timestamp: Int64, emit: (String) -> Void) {
-        self.tick(timestamp, emit: emit)
-        var d = self.decapsulator
-        d.decapsulate(bytes, linkType: linkType, timestamp: timestamp) { frame in
-            self.analyse(frame, timestamp: timestamp, emit: emit)
-        }
-        self.decapsulator = d
+    var counters: CollectorCounters {
+        var c = CollectorCounters()
+        c.analysed = self.analysed
+        c.notTCP = self.notTCP
+        c.malformed = self.malformed
+        c.transactions = self.delegate.transactions
+        c.emptyExchanges = self.delegate.emptyExchanges
+        c.flags = self.delegate.flagCounts
+        return c
     }
 
-    /// One UDP datagram from a socket: a VXLAN header and the mirrored frame.
-    public mutating func process(datagram payload: UnsafeRawBufferPointer, timestamp: Int64, emit: (String) -> Void) {
-        self.tick(timestamp, emit: emit)
-        var d = self.decapsulator
-        d.countDatagram()
-        d.vxlanPayload(payload) { frame in
-            self.analyse(frame, timestamp: timestamp, emit: emit)
-        }
-        self.decapsulator = d
-    }
-
-    /// Closes idle connections by packet time; call it also when no packets come (live input).
-    public mutating func expire(now: Int64, emit: (String) -> Void) {
-        self.now = max(self.now, now)
-        self.reassembler.expire(now: self.now, delegate: &self.delegate)
-        self.drain(emit)
-        self.innerFragments.expire(now: self.now)
-    }
-
-    /// End of input (end of files, SIGINT, SIGTERM): every open exchange is written, flagged as it stands.
-    public mutating func finish(emit: (String) -> Void) {
-        self.reassembler.closeAll(timestamp: self.now, delegate: &self.delegate)
-        self.drain(emit)
-        self.counters.transactions = self.delegate.transactions
-        self.counters.emptyExchanges = self.delegate.emptyExchanges
-        self.counters.flags = self.delegate.flagCounts
-    }
-
-    mutating func tick(_ timestamp: Int64, emit: (String) -> Void) {
+    mutating func tick(_ timestamp: Int64) {
         if timestamp > self.now { self.now = timestamp }
         self.sinceExpiry += 1
         // Idle expiry every 4096 frames keeps the cost per frame small and the result independent of batching.
         if self.sinceExpiry >= 4096 {
             self.sinceExpiry = 0
-            self.expire(now: self.now, emit: emit)
+            self.expire(now: self.now)
         }
     }
 
-    mutating func analyse(_ frame: Decapsulator.Frame, timestamp: Int64, emit: (String) -> Void) {
-        self.counters.analysed += 1
+    mutating func expire(now: Int64) {
+        self.now = max(self.now, now)
+        self.reassembler.expire(now: self.now, delegate: &self.delegate)
+        self.innerFragments.expire(now: self.now)
+    }
+
+    /// A mirrored frame, not decoded yet (the inner frame of VXLAN).
+    mutating func analyse(_ frame: Decapsulator.Frame, timestamp: Int64) {
         let summary: PacketSummary
         do {
             summary = try PacketSummary(decoding: frame.bytes, linkType: frame.linkType)
         } catch {
-            self.counters.malformed["inner \(error.layer) \(error.code)", default: 0] += 1
+            self.analysed += 1
+            self.malformed["inner \(error.layer) \(error.code)", default: 0] += 1
             return
         }
+        self.analyse(frame.bytes, linkType: frame.linkType, vni: frame.vni, summary: summary, timestamp: timestamp)
+    }
+
+    /// A mirrored frame and its decoding.
+    mutating func analyse(
+        _ bytes: UnsafeRawBufferPointer, linkType: LinkType, vni: UInt32?, summary: PacketSummary,
+        timestamp: Int64
+    ) {
+        self.analysed += 1
+        let vlans = (summary.outerVLAN, summary.innerVLAN, summary.vlanCount)
         if summary.ipVersion == 4 && summary.fragment != .none && summary.transportProtocol == .tcp {
             // TCP in IPv4 fragments: rare, but reassembled rather than lost.
-            let packet = UnsafeRawBufferPointer(rebasing: frame.bytes[summary.networkOffset...])
+            let packet = UnsafeRawBufferPointer(rebasing: bytes[summary.networkOffset...])
             guard let whole = self.innerFragments.add(summary, packet: packet, timestamp: timestamp) else { return }
             whole.withUnsafeBytes { raw in
                 guard let s = try? PacketSummary(decoding: raw, linkType: .raw) else {
-                    self.counters.malformed["inner reassembled datagram undecodable", default: 0] += 1
+                    self.malformed["inner reassembled datagram undecodable", default: 0] += 1
                     return
                 }
-                self.segment(s, frame: raw, vni: frame.vni, vlans: (summary.outerVLAN, summary.innerVLAN, summary.vlanCount),
-                             timestamp: timestamp, emit: emit)
+                self.segment(s, frame: raw, vni: vni, vlans: vlans, timestamp: timestamp)
             }
             return
         }
         guard summary.transportProtocol == .tcp, summary.hasPorts else {
-            self.counters.notTCP += 1
+            self.notTCP += 1
             return
         }
-        self.segment(summary, frame: frame.bytes, vni: frame.vni, vlans: (summary.outerVLAN, summary.innerVLAN, summary.vlanCount),
-                     timestamp: timestamp, emit: emit)
+        self.segment(summary, frame: bytes, vni: vni, vlans: vlans, timestamp: timestamp)
     }
 
     mutating func segment(
-        _ s: PacketSummary, frame: UnsafeRawBufferPointer, vni: UInt32?, vlans: (UInt16, UInt16, UInt8), timestamp: Int64,
-        emit: (String) -> Void
+        _ s: PacketSummary, frame: UnsafeRawBufferPointer, vni: UInt32?, vlans: (UInt16, UInt16, UInt8),
+        timestamp: Int64
     ) {
         // VNI and VLANs are part of the key: the same 5-tuple under another VNI or tag is another connection.
         let key = ConnectionKey(
             vni: vni ?? Conversations.noVNI, outerVLAN: vlans.2 > 0 ? vlans.0 : 0, innerVLAN: vlans.2 > 1 ? vlans.1 : 0,
             source: s.source, sourcePort: s.sourcePort, destination: s.destination, destinationPort: s.destinationPort)
         self.reassembler.process(s, frame: frame, key: key, timestamp: timestamp, delegate: &self.delegate)
-        if !self.delegate.lines.isEmpty { self.drain(emit) }
-        self.counters.transactions = self.delegate.transactions
     }
-
-    mutating func drain(_ emit: (String) -> Void) {
-        for line in self.delegate.lines { emit(line) }
-        self.delegate.lines.removeAll(keepingCapacity: true)
-    }
-
-    /// Counters of exchanges by flag, so far.
-    public var flagCounts: [String: Int] { self.delegate.flagCounts }
 }
 
-/// The reassembler's delegate: one HTTP conversation per TCP connection.
+/// The reassembler's delegate: one HTTP conversation per TCP connection, its exchanges written as ECS lines as
+/// they complete.
 struct Conversations: ReassemblyDelegate {
     /// VNIs are 24 bits; this marks frames that did not come in VXLAN.
     static let noVNI: UInt32 = 0xFFFF_FFFF
 
-    struct State {
-        var key: ConnectionKey
-        var initiator: (IPAddress, UInt16)
-        var responder: (IPAddress, UInt16)
-        var conversation: HTTP1Conversation
+    /// The connection in a slot (id 0: none) and its lines, unretained: `connections` keeps them.
+    struct Slot {
+        var id: UInt64 = 0
+        var lines: Unmanaged<ConnectionLines>?
     }
 
     let http: HTTP1Limits
     let sessionsByVNI: [UInt32: String]
-    var connections: [ConnectionID: State] = [:]
-    /// Lines written since the collector last drained them (the delegate cannot hold the caller's closure).
-    var lines: [String] = []
-    /// Transactions of the current call, written once the conversation is updated (reused, not reallocated).
-    var finished: [HTTPTransaction] = []
-    var transactions = 0
-    var emptyExchanges = 0
-    var flagCounts: [String: Int] = [:]
+    /// All three by the reassembler's slot of the connection (``ConnectionID/slot``): no hashing per callback, and a
+    /// conversation is changed where it lies.
+    var conversations: [HTTP1Conversation?] = []
+    var connections: [ConnectionLines?] = []
+    /// What a callback needs, without a retain and a release per segment.
+    var slots: [Slot] = []
+    let sink = LineSink()
+    /// `sink`, which keeps it alive.
+    let unretainedSink: Unmanaged<LineSink>
+    /// HTTP counters of the connections that closed.
     var finishedHTTP = HTTP1Counters()
 
     init(http: HTTP1Limits, sessionsByVNI: [UInt32: String]) {
         self.http = http
         self.sessionsByVNI = sessionsByVNI
+        self.unretainedSink = Unmanaged.passUnretained(self.sink)
     }
+
+    var output: JSONBuffer { self.sink.output }
+    var transactions: Int { self.sink.transactions }
+    var emptyExchanges: Int { self.sink.emptyExchanges }
 
     var httpCounters: HTTP1Counters {
         var total = self.finishedHTTP
-        for s in self.connections.values { total.add(s.conversation.counters) }
+        for case let c? in self.conversations { total.add(c.counters) }
         return total
+    }
+
+    var flagCounts: [String: Int] {
+        var counts: [String: Int] = [:]
+        for (i, entry) in HTTPTransactionFlags.all.enumerated() where self.sink.flagTotals[i] > 0 {
+            counts[entry.name] = self.sink.flagTotals[i]
+        }
+        return counts
     }
 
     mutating func opened(
         _ id: ConnectionID, key: ConnectionKey, initiator: (IPAddress, UInt16), responder: (IPAddress, UInt16), midstream: Bool,
         timestamp: Int64
     ) {
-        self.connections[id] = State(
-            key: key, initiator: initiator, responder: responder,
-            conversation: HTTP1Conversation(limits: self.http, midstream: midstream))
+        while self.conversations.count <= id.slot {
+            self.conversations.append(nil)
+            self.connections.append(nil)
+            self.slots.append(Slot())
+        }
+        let vni = key.vni == Self.noVNI ? nil : key.vni
+        let sessionID = vni.flatMap { self.sessionsByVNI[$0] }
+        let lines = ConnectionLines(key: key, initiator: initiator, responder: responder, vni: vni, sessionID: sessionID)
+        self.connections[id.slot] = lines
+        self.slots[id.slot] = Slot(id: id.rawValue, lines: Unmanaged.passUnretained(lines))
+        self.conversations[id.slot] = HTTP1Conversation(limits: self.http, midstream: midstream)
     }
 
     static func direction(_ d: StreamDirection) -> HTTPStreamDirection {
         d == .initiatorToResponder ? .clientToServer : .serverToClient
     }
 
+    /// The connection's lines, if `id` is the connection in its slot (it always is: the reassembler reports only
+    /// open connections).
+    func lines(_ id: ConnectionID) -> Unmanaged<ConnectionLines>? {
+        guard id.slot < self.slots.count, self.slots[id.slot].id == id.rawValue else { return nil }
+        return self.slots[id.slot].lines
+    }
+
     mutating func data(_ id: ConnectionID, _ direction: StreamDirection, offset: UInt64, bytes: UnsafeRawBufferPointer, timestamp: Int64) {
-        guard var state = self.connections.removeValue(forKey: id) else { return }
-        state.conversation.receive(bytes, from: Self.direction(direction), timestamp: timestamp) { self.finished.append($0) }
-        self.flush(state)
-        self.connections[id] = state
+        guard let lines = self.lines(id) else { return }
+        let sink = self.unretainedSink
+        self.conversations[id.slot]!.receive(bytes, from: Self.direction(direction), timestamp: timestamp) {
+            sink.takeUnretainedValue().write($0, lines.takeUnretainedValue())
+        }
     }
 
     mutating func gap(_ id: ConnectionID, _ direction: StreamDirection, offset: UInt64, length: UInt64, reason: GapReason, timestamp: Int64) {
-        guard var state = self.connections.removeValue(forKey: id) else { return }
-        state.conversation.gap(length: length, from: Self.direction(direction), truncated: reason == .truncated, timestamp: timestamp) {
-            self.finished.append($0)
-        }
-        self.flush(state)
-        self.connections[id] = state
+        guard let lines = self.lines(id) else { return }
+        let sink = self.unretainedSink
+        self.conversations[id.slot]!.gap(
+            length: length, from: Self.direction(direction), truncated: reason == .truncated, timestamp: timestamp
+        ) { sink.takeUnretainedValue().write($0, lines.takeUnretainedValue()) }
     }
 
     mutating func ended(_ id: ConnectionID, _ direction: StreamDirection, timestamp: Int64) {
-        guard var state = self.connections.removeValue(forKey: id) else { return }
-        state.conversation.end(from: Self.direction(direction), timestamp: timestamp) { self.finished.append($0) }
-        self.flush(state)
-        self.connections[id] = state
+        guard let lines = self.lines(id) else { return }
+        let sink = self.unretainedSink
+        self.conversations[id.slot]!.end(from: Self.direction(direction), timestamp: timestamp) {
+            sink.takeUnretainedValue().write($0, lines.takeUnretainedValue())
+        }
     }
 
     mutating func closed(_ id: ConnectionID, reason: CloseReason, timestamp: Int64) {
-        guard var state = self.connections.removeValue(forKey: id) else { return }
-        state.conversation.close(timestamp: timestamp) { self.finished.append($0) }
-        self.flush(state)
-        self.finishedHTTP.add(state.conversation.counters)
+        guard let lines = self.lines(id) else { return }
+        let sink = self.unretainedSink
+        self.conversations[id.slot]!.close(timestamp: timestamp) {
+            sink.takeUnretainedValue().write($0, lines.takeUnretainedValue())
+        }
+        self.finishedHTTP.add(self.conversations[id.slot]!.counters)
+        self.conversations[id.slot] = nil
+        self.slots[id.slot] = Slot()
+        self.connections[id.slot] = nil
+    }
+}
+
+/// What the lines of one connection say about it, made the first time a line needs it.
+final class ConnectionLines {
+    let key: ConnectionKey
+    let initiator: (IPAddress, UInt16)
+    let responder: (IPAddress, UInt16)
+    let vni: UInt32?
+    let sessionID: String?
+
+    init(
+        key: ConnectionKey, initiator: (IPAddress, UInt16), responder: (IPAddress, UInt16), vni: UInt32?,
+        sessionID: String?
+    ) {
+        self.key = key
+        self.initiator = initiator
+        self.responder = responder
+        self.vni = vni
+        self.sessionID = sessionID
     }
 
-    mutating func flush(_ state: State) {
-        guard !self.finished.isEmpty else { return }
-        for t in self.finished { self.write(t, state) }
-        self.finished.removeAll(keepingCapacity: true)
-    }
+    /// The initiator as client.
+    private(set) lazy var plain = self.connection(client: self.initiator, server: self.responder)
+    /// The responder as client (it sent the requests).
+    private(set) lazy var swapped = self.connection(client: self.responder, server: self.initiator)
 
-    mutating func write(_ t: HTTPTransaction, _ state: State) {
-        guard t.method != nil || t.statusCode != nil || t.requestBytes != nil || t.responseBytes != nil else {
+    private func connection(client: (IPAddress, UInt16), server: (IPAddress, UInt16)) -> ECSConnection {
+        ECSConnection(
+            client: client, server: server, outerVLAN: self.key.outerVLAN == 0 ? nil : self.key.outerVLAN,
+            innerVLAN: self.key.innerVLAN == 0 ? nil : self.key.innerVLAN, vni: self.vni, sessionID: self.sessionID)
+    }
+}
+
+/// Where exchanges become lines, and what was found. A class so that a conversation's callback can add to it while
+/// the conversation (inside the delegate) is being changed.
+final class LineSink {
+    /// Lines not yet taken by the caller.
+    let output = JSONBuffer(capacity: 1 << 16)
+    // One sink belongs to one collector, on one thread: exclusivity checks would buy nothing.
+    @exclusivity(unchecked) var transactions = 0
+    /// Placeholders for messages lost whole on both sides (nothing known): counted, not written.
+    @exclusivity(unchecked) var emptyExchanges = 0
+    /// Exchanges by flag, in the order of `HTTPTransactionFlags.all`.
+    @exclusivity(unchecked) var flagTotals = [Int](repeating: 0, count: HTTPTransactionFlags.all.count)
+
+    func write(_ t: consuming HTTPTransaction, _ lines: ConnectionLines) {
+        guard t.hasRequestMethod || t.hasStatusCode || t.requestBytes != nil || t.responseBytes != nil else {
             self.emptyExchanges += 1
             return
         }
-        // The side that sent requests is the client, whatever the TCP handshake (or its absence) suggested.
-        let swapped = state.conversation.rolesSwapped
-        let client = swapped ? state.responder : state.initiator
-        let server = swapped ? state.initiator : state.responder
-        let record = ExchangeMapping.record(t, client: client, server: server, key: state.key,
-                                            vni: state.key.vni == Self.noVNI ? nil : state.key.vni, sessionsByVNI: self.sessionsByVNI)
         self.transactions += 1
-        for f in record.flags { self.flagCounts[f, default: 0] += 1 }
-        self.lines.append(ECSFormatter.line(record))
+        if !t.flags.isEmpty {
+            for (i, entry) in HTTPTransactionFlags.all.enumerated() where t.flags.contains(entry.flag) {
+                self.flagTotals[i] += 1
+            }
+        }
+        // The side that sent requests is the client, whatever the TCP handshake (or its absence) suggested.
+        ECSFormatter.write(t, on: t.rolesSwapped ? lines.swapped : lines.plain, into: self.output)
     }
 }
 

@@ -45,6 +45,17 @@ public struct Decapsulator: Sendable {
     public mutating func decapsulate(
         _ bytes: UnsafeRawBufferPointer, linkType: LinkType, timestamp: Int64, _ body: (Frame) -> Void
     ) {
+        self.decapsulate(
+            bytes, linkType: linkType, timestamp: timestamp,
+            plain: { bytes, linkType, _ in body(Frame(bytes: bytes, linkType: linkType, vni: nil)) }, vxlan: body)
+    }
+
+    /// The same, with a frame that is not VXLAN handed to `plain` with its decoding, which is then neither done
+    /// again nor copied (it is a few hundred bytes).
+    mutating func decapsulate(
+        _ bytes: UnsafeRawBufferPointer, linkType: LinkType, timestamp: Int64,
+        plain: (UnsafeRawBufferPointer, LinkType, PacketSummary) -> Void, vxlan: (Frame) -> Void
+    ) {
         self.counters.frames += 1
         let outer: PacketSummary
         do {
@@ -66,17 +77,20 @@ public struct Decapsulator: Sendable {
                     self.malformed("outer reassembled datagram undecodable")
                     return
                 }
-                self.unwrap(raw, summary: s, linkType: .raw, body)
+                self.unwrap(raw, summary: s, linkType: .raw, plain: plain, vxlan: vxlan)
             }
             return
         }
-        self.unwrap(bytes, summary: outer, linkType: linkType, body)
+        self.unwrap(bytes, summary: outer, linkType: linkType, plain: plain, vxlan: vxlan)
     }
 
-    mutating func unwrap(_ bytes: UnsafeRawBufferPointer, summary s: PacketSummary, linkType: LinkType, _ body: (Frame) -> Void) {
+    mutating func unwrap(
+        _ bytes: UnsafeRawBufferPointer, summary s: PacketSummary, linkType: LinkType,
+        plain: (UnsafeRawBufferPointer, LinkType, PacketSummary) -> Void, vxlan: (Frame) -> Void
+    ) {
         guard s.transportProtocol == .udp, s.hasPorts, self.ports.contains(s.destinationPort) else {
             self.counters.plain += 1
-            body(Frame(bytes: bytes, linkType: linkType, vni: nil))
+            plain(bytes, linkType, s)
             return
         }
         let end = min(bytes.count, s.networkOffset + s.ipPacketLength)
@@ -85,7 +99,7 @@ public struct Decapsulator: Sendable {
             self.malformed("vxlan truncated")
             return
         }
-        self.vxlanPayload(UnsafeRawBufferPointer(rebasing: bytes[start..<end]), body)
+        self.vxlanPayload(UnsafeRawBufferPointer(rebasing: bytes[start..<end]), vxlan)
     }
 
     /// Unwraps a VXLAN payload (header + inner Ethernet frame), as a UDP socket receives it.

@@ -118,7 +118,7 @@ public struct HTTP1Conversation: Sendable {
     ///   - emit: called with each transaction completed by these bytes, in order.
     public mutating func receive(
         _ bytes: UnsafeRawBufferPointer, from direction: HTTPStreamDirection, timestamp: Int64,
-        emit: (HTTPTransaction) -> Void
+        emit: (consuming HTTPTransaction) -> Void
     ) {
         guard !self.closed else {
             self.shared.counters.bytesSkipped += bytes.count
@@ -144,7 +144,7 @@ public struct HTTP1Conversation: Sendable {
     /// See "Gaps and resynchronisation" above.
     public mutating func gap(
         length: UInt64, from direction: HTTPStreamDirection, truncated: Bool, timestamp: Int64,
-        emit: (HTTPTransaction) -> Void
+        emit: (consuming HTTPTransaction) -> Void
     ) {
         guard !self.closed, length > 0 else { return }
         let n = Int(clamping: length)
@@ -159,7 +159,9 @@ public struct HTTP1Conversation: Sendable {
     }
 
     /// The direction ended (FIN): a close-delimited response ends here; a message cut short is flagged `incomplete`.
-    public mutating func end(from direction: HTTPStreamDirection, timestamp: Int64, emit: (HTTPTransaction) -> Void) {
+    public mutating func end(
+        from direction: HTTPStreamDirection, timestamp: Int64, emit: (consuming HTTPTransaction) -> Void
+    ) {
         guard !self.closed else { return }
         switch direction {
         case .clientToServer: self.client.end(timestamp, &self.shared, emit)
@@ -171,7 +173,7 @@ public struct HTTP1Conversation: Sendable {
     /// The connection closed, timed out or is being shut down: ends both directions and emits everything still open
     /// (a request without response gets `no_response`, a response without request `no_request`). Final: later calls
     /// are ignored (bytes are counted as skipped).
-    public mutating func close(timestamp: Int64, emit: (HTTPTransaction) -> Void) {
+    public mutating func close(timestamp: Int64, emit: (consuming HTTPTransaction) -> Void) {
         guard !self.closed else { return }
         // Held client bytes can no longer be answered: parse them.
         self.client.releaseHold(&self.shared, emit)
@@ -185,7 +187,7 @@ public struct HTTP1Conversation: Sendable {
 
     /// Carries decisions from one direction to the other, reads what a pause left, then emits what is complete.
     /// Between public calls no direction has bytes left unread.
-    private mutating func settle(_ emit: (HTTPTransaction) -> Void) {
+    private mutating func settle(_ emit: (consuming HTTPTransaction) -> Void) {
         repeat {
             if let role = self.shared.roles[0], self.client.role == nil {
                 self.client.adoptRole(role, &self.shared, emit)

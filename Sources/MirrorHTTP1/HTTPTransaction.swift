@@ -68,26 +68,54 @@ public struct HTTPTransaction: Sendable, Equatable, CustomStringConvertible {
     public var requestTimestamp: Int64?
     /// Capture time (ns) of the packet that carried the final response's last byte; nil if no response was seen.
     public var responseEndTimestamp: Int64?
-    public var method: String?
+    /// The messages as they were read (nil: not seen); heads, trailers and bodies are read from them.
+    var request: MessageRecord?
+    var response: MessageRecord?
+    /// Interim responses that came before a final response lost whole.
+    var lostInterim: [Int] = []
+
+    /// The request's head as it was on the wire; nil if no request was seen.
+    public var requestHead: HTTPHead? { self.request?.head }
+    /// The final response's head as it was on the wire; nil if no response was seen.
+    public var responseHead: HTTPHead? { self.response?.head }
+    /// Trailer sections of chunked bodies (not merged into the heads).
+    public var requestTrailerHead: HTTPHead? { self.request?.trailers }
+    public var responseTrailerHead: HTTPHead? { self.response?.trailers }
+
+    // MARK: The heads' parts as strings (for callers that want them; output is written from the bytes)
+
+    public var method: String? { self.requestHead.flatMap { h in h.method.map { h.string($0) } } }
     /// The request-target exactly as sent (cut at ``HTTP1Limits/maxStartLineBytes``).
-    public var requestTarget: String?
+    public var requestTarget: String? { self.requestHead.flatMap { h in h.target.map { h.string($0) } } }
     /// "1.0" or "1.1": the request's version, else the response's.
-    public var version: String?
+    public var version: String? {
+        if let h = self.requestHead, let v = h.version { return h.string(v) }
+        return self.responseHead.flatMap { h in h.version.map { h.string($0) } }
+    }
     /// Header fields in order, names lower-cased, values trimmed, duplicates kept.
-    public var requestHeaders: [(name: String, value: String)] = []
-    public var responseHeaders: [(name: String, value: String)] = []
+    public var requestHeaders: [(name: String, value: String)] { self.requestHead?.fieldStrings ?? [] }
+    public var responseHeaders: [(name: String, value: String)] { self.responseHead?.fieldStrings ?? [] }
     /// Trailer fields of a chunked body (not merged into the headers).
-    public var requestTrailers: [(name: String, value: String)] = []
-    public var responseTrailers: [(name: String, value: String)] = []
+    public var requestTrailers: [(name: String, value: String)] { self.requestTrailerHead?.fieldStrings ?? [] }
+    public var responseTrailers: [(name: String, value: String)] { self.responseTrailerHead?.fieldStrings ?? [] }
     /// The first Host header of the request.
-    public var host: String?
+    public var host: String? { self.requestHead.flatMap { h in h.firstValue(named: "host").map { h.string($0) } } }
     /// The first User-Agent header of the request.
-    public var userAgent: String?
+    public var userAgent: String? {
+        self.requestHead.flatMap { h in h.firstValue(named: "user-agent").map { h.string($0) } }
+    }
     /// The final (non-1xx, or 101) status code.
-    public var statusCode: Int?
-    public var reasonPhrase: String?
+    public var statusCode: Int? { self.response?.head.statusCode }
+    /// Whether a request line with its method was seen (`method != nil`, without making the string).
+    public var hasRequestMethod: Bool { self.request?.head.method != nil }
+    /// Whether a status line with its code was seen (`statusCode != nil`).
+    public var hasStatusCode: Bool { self.response?.head.statusCode != nil }
+    public var reasonPhrase: String? { self.responseHead.flatMap { h in h.reason.map { h.string($0) } } }
+
+    // MARK: Sizes, bodies and flags
+
     /// Interim (1xx other than 101) responses that came before the final one, in order.
-    public var interimStatusCodes: [Int] = []
+    public var interimStatusCodes: [Int] { self.response?.interim ?? self.lostInterim }
     /// The whole request: head, body and chunk framing.
     public var requestBytes: Int?
     /// The whole final response: head, body and chunk framing (interim responses not included).
@@ -103,9 +131,12 @@ public struct HTTPTransaction: Sendable, Equatable, CustomStringConvertible {
     public var requestBodyDecodedBytes: Int?
     public var responseBodyDecodedBytes: Int?
     /// The first ``HTTP1Limits/bodyCaptureBytes`` bytes of the body (de-chunked, not decoded), up to any gap.
-    public var requestBody: [UInt8]?
-    public var responseBody: [UInt8]?
+    public var requestBody: [UInt8]? { self.request?.body }
+    public var responseBody: [UInt8]? { self.response?.body }
     public var flags: HTTPTransactionFlags = []
+    /// The client of this exchange (the side that sent the requests) is the stream the caller called
+    /// serverToClient (see ``HTTP1Conversation/rolesSwapped``, which no longer changes once a transaction exists).
+    public var rolesSwapped = false
 
     public init() {}
 
@@ -125,6 +156,7 @@ public struct HTTPTransaction: Sendable, Equatable, CustomStringConvertible {
             && l.requestBodyDecodedBytes == r.requestBodyDecodedBytes
             && l.responseBodyDecodedBytes == r.responseBodyDecodedBytes
             && l.requestBody == r.requestBody && l.responseBody == r.responseBody && l.flags == r.flags
+            && l.rolesSwapped == r.rolesSwapped
     }
 
     public var description: String {

@@ -77,7 +77,16 @@ public struct ConnectionKey: Hashable, Sendable, CustomStringConvertible {
 /// Ids count up from 1 in the order connections are opened, so they are the same on every run over a file.
 public struct ConnectionID: Hashable, Sendable, Comparable, CustomStringConvertible {
     public var rawValue: UInt64
-    @inlinable public init(rawValue: UInt64) { self.rawValue = rawValue }
+    /// The reassembler's table slot the connection holds while it is open: small, dense and reused after the
+    /// connection closes, so a delegate can keep its per-connection state in an array indexed by it. Not part of
+    /// the identity (equality, hashing and order are by `rawValue`).
+    public var slot: Int
+    @inlinable public init(rawValue: UInt64, slot: Int = 0) {
+        self.rawValue = rawValue
+        self.slot = slot
+    }
+    public static func == (l: Self, r: Self) -> Bool { l.rawValue == r.rawValue }
+    public func hash(into hasher: inout Hasher) { hasher.combine(self.rawValue) }
     public static func < (l: Self, r: Self) -> Bool { l.rawValue < r.rawValue }
     public var description: String { "#\(self.rawValue)" }
 }

@@ -35,7 +35,7 @@ public struct TCPReassembler: Sendable {
     public let limits: ReassemblyLimits
     public private(set) var counters = ReassemblyCounters()
 
-    private var table: [ConnectionKey: Int] = [:]
+    private var table = ConnectionTable()
     private var connections: [Connection] = []
     private var freeSlots: [Int] = []
     /// Both lists run from the least recently touched to the most: the head is the first to expire.
@@ -83,7 +83,7 @@ public struct TCPReassembler: Sendable {
             return
         }
 
-        var slot = self.table[key]
+        var slot = self.table.find(key)
         if let index = slot, self.connections[index].isClosed {
             let connection = self.connections[index]
             let expired = elapsed(since: connection.closedAt, until: timestamp) > self.limits.closedLingerNanoseconds
@@ -264,7 +264,8 @@ public struct TCPReassembler: Sendable {
         // The SYN-ACK's sender is the responder, wherever the SYN is; otherwise the sender initiates.
         let senderInitiates = !(segment.isSYN && segment.isACK)
         let midstream = !segment.isSYN
-        let id = ConnectionID(rawValue: self.nextID)
+        let index = self.freeSlots.popLast() ?? self.connections.count
+        let id = ConnectionID(rawValue: self.nextID, slot: index)
         self.nextID += 1
         var connection = Connection(
             key: key, id: id, initiatorIsLower: senderInitiates == fromLower, lastSeen: timestamp)
@@ -272,15 +273,12 @@ public struct TCPReassembler: Sendable {
             // SYN-ACK first (SYN reordered behind it, or lost): its acknowledgment is the initiator's ISN + 1.
             connection.streams.initiator.start(at: segment.acknowledgment)
         }
-        let index: Int
-        if let free = self.freeSlots.popLast() {
-            index = free
+        if index < self.connections.count {
             self.connections[index] = connection
         } else {
-            index = self.connections.count
             self.connections.append(connection)
         }
-        self.table[key] = index
+        self.table.set(key, index)
         self.live.append(index, in: &self.connections)
         self.counters.connectionsOpened += 1
         if midstream { self.counters.connectionsOpenedMidstream += 1 }
@@ -331,7 +329,7 @@ public struct TCPReassembler: Sendable {
 
     private mutating func free(_ index: Int) {
         let key = self.connections[index].key
-        if self.table[key] == index { self.table[key] = nil }
+        self.table.remove(key, ifSlot: index)
         self.connections[index].streams = StreamPair()
         self.connections[index].isClosed = true
         self.freeSlots.append(index)

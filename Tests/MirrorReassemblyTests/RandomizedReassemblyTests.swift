@@ -263,3 +263,59 @@ private let first = ConnectionID(rawValue: 1)
         }
     }
 }
+
+/// Many connections at once, opened, written to, closed and opened again on the same keys in a random order: each
+/// segment must reach its own connection (the key table is probed, grown and shifted back on removal all along).
+@Suite struct ConnectionTableTests {
+    @Test(arguments: 0..<4)
+    func everySegmentFindsItsConnection(batch: UInt64) {
+        var rng = SeededGenerator(seed: 0x7AB1E + batch)
+        var feeder = Feeder()
+        var limits = ReassemblyLimits()
+        limits.closedLingerNanoseconds = 0
+        feeder.reassembler = TCPReassembler(limits: limits)
+        // Ports on a small range of addresses, so keys share their first words and collide in any hash.
+        let keys = (0..<300).map { k in
+            (IPAddress("10.0.\(k % 3).\(1 + k % 7)")!, UInt16(20_000 + k), IPAddress("10.9.0.\(1 + k % 2)")!)
+        }
+        var open: [Int: (client: UInt32, server: UInt32, sent: Int, generation: Int)] = [:]
+        var expected: [Int: [UInt8]] = [:]  // by generation: what its client sent
+        var generations: [Int: Int] = [:]   // generation → key
+        var generation = 0
+        for _ in 0..<6000 {
+            let k = Int(rng.next() % UInt64(keys.count))
+            feeder.client = (keys[k].0, keys[k].1)
+            feeder.server = (keys[k].2, 80)
+            if var state = open[k] {
+                if rng.next() % 8 == 0 {
+                    feeder.send(fromClient: true, flags: [.fin, .ack], sequence: state.client &+ UInt32(state.sent))
+                    feeder.send(fromClient: false, flags: [.fin, .ack], sequence: state.server, acknowledgment: state.client &+ UInt32(state.sent) &+ 1)
+                    open[k] = nil
+                } else {
+                    let payload = streamBytes(1 + Int(rng.next() % 40), seed: UInt8(truncatingIfNeeded: state.generation))
+                    feeder.send(fromClient: true, sequence: state.client &+ UInt32(state.sent), payload: payload)
+                    expected[state.generation, default: []] += payload
+                    state.sent += payload.count
+                    open[k] = state
+                }
+            } else {
+                let client = UInt32(truncatingIfNeeded: rng.next())
+                let server = UInt32(truncatingIfNeeded: rng.next())
+                feeder.handshake(clientISN: client, serverISN: server)
+                generation += 1
+                generations[generation] = k
+                open[k] = (client &+ 1, server &+ 1, 0, generation)
+            }
+        }
+        feeder.closeAll()
+        #expect(feeder.recorder.violations.isEmpty, "\(feeder.recorder.violations.prefix(3))")
+        #expect(feeder.recorder.connections.count == generation)
+        // Connections open in order, so generation n is connection id n.
+        for (g, k) in generations {
+            let record = feeder.recorder.connections[ConnectionID(rawValue: UInt64(g))]
+            #expect(record?.initiator.1 == keys[k].1, "generation \(g)")
+            #expect(feeder.recorder.stream(.initiatorToResponder, of: ConnectionID(rawValue: UInt64(g))).bytes == expected[g] ?? [],
+                    "generation \(g)")
+        }
+    }
+}

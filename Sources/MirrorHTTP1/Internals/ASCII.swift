@@ -12,11 +12,9 @@ enum ASCII {
     /// `tchar` (RFC 9110 §5.6.2): what methods and field names are made of.
     @inline(__always)
     static func isTokenChar(_ b: UInt8) -> Bool {
-        switch b {
-        case 0x30...0x39, 0x41...0x5A, 0x61...0x7A: return true
-        case 0x21, 0x23, 0x24, 0x25, 0x26, 0x27, 0x2A, 0x2B, 0x2D, 0x2E, 0x5E, 0x5F, 0x60, 0x7C, 0x7E: return true
-        default: return false
-        }
+        // One bit per ASCII byte: alphanumerics and !#$%&'*+-.^_`|~ (a test, not a branch per class).
+        let mask: UInt64 = b < 64 ? 0x03FF_6CFA_0000_0000 : 0x57FF_FFFF_C7FF_FFFE
+        return b < 128 && (mask >> UInt64(b & 63)) & 1 != 0
     }
 
     /// Method characters we accept when resynchronising: upper-case letters, digits, `-` and `_`. Real methods
@@ -65,12 +63,70 @@ extension UnsafeRawBufferPointer {
     @inline(__always)
     func firstIndex(of byte: UInt8, in range: Range<Int>) -> Int? {
         guard !range.isEmpty, let base = self.baseAddress else { return nil }
+        precondition(range.lowerBound >= 0 && range.upperBound <= self.count)
         var i = range.lowerBound
         let end = range.upperBound
+        // Eight bytes at a time: a word has the byte where `word ^ pattern` has a zero byte.
+        let pattern = 0x0101_0101_0101_0101 &* UInt64(byte)
+        while i &+ 8 <= end {
+            // Little-endian order: the first byte is the lowest, and the lowest flagged byte is exact.
+            let x = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: i, as: UInt64.self)) ^ pattern
+            let zero = (x &- 0x0101_0101_0101_0101) & ~x & 0x8080_8080_8080_8080
+            if zero != 0 { return i &+ (zero.trailingZeroBitCount >> 3) }
+            i &+= 8
+        }
         while i < end {
             if base.load(fromByteOffset: i, as: UInt8.self) == byte { return i }
             i &+= 1
         }
         return nil
+    }
+
+    /// The index of the first upper-case ASCII letter in `start..<end` (`end` if none): where a start line can
+    /// begin.
+    @inline(__always)
+    func firstUpper(from start: Int, before end: Int) -> Int {
+        guard let base = self.baseAddress else { return end }
+        precondition(start >= 0 && end <= self.count)
+        var i = start
+        while i &+ 8 <= end {
+            let x = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+            // A byte b with 0x40 < b < 0x5B (bit hacks' `hasbetween`: computed per byte, so exact).
+            let low7 = x & 0x7F7F_7F7F_7F7F_7F7F
+            let between = (0x0101_0101_0101_0101 &* (127 + 0x5B) &- low7) & ~x
+                & (low7 &+ 0x0101_0101_0101_0101 &* (127 - 0x40)) & 0x8080_8080_8080_8080
+            if between != 0 { return i &+ (between.trailingZeroBitCount >> 3) }
+            i &+= 8
+        }
+        while i < end {
+            if ASCII.isUpper(base.load(fromByteOffset: i, as: UInt8.self)) { return i }
+            i &+= 1
+        }
+        return end
+    }
+}
+
+/// Byte classes of eight bytes at once. Every test is computed within each byte (no carry or borrow crosses into
+/// the next), so the flags are exact: bit 7 of each byte says whether that byte is in the class.
+enum ASCIIWord {
+    static let high: UInt64 = 0x8080_8080_8080_8080
+    private static let low7: UInt64 = 0x7F7F_7F7F_7F7F_7F7F
+    private static let ones: UInt64 = 0x0101_0101_0101_0101
+
+    /// Bytes equal to `b`.
+    @inline(__always)
+    static func equal(_ x: UInt64, _ b: UInt8) -> UInt64 {
+        let y = x ^ (Self.ones &* UInt64(b))
+        // A byte of y is zero iff neither its low seven bits (plus 0x7F) nor its high bit set bit 7.
+        return ~(((y & Self.low7) &+ Self.low7) | y) & Self.high
+    }
+
+    /// Bytes in `low...high` (both below 0x80).
+    @inline(__always)
+    static func between(_ x: UInt64, _ low: UInt8, _ high: UInt8) -> UInt64 {
+        let l = x & Self.low7
+        let atLeastLow = l &+ Self.ones &* UInt64(0x80 - low)
+        let aboveHigh = l &+ Self.ones &* UInt64(0x7F - high)
+        return atLeastLow & ~aboveHigh & ~x & Self.high
     }
 }

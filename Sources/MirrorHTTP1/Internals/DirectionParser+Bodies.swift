@@ -169,20 +169,20 @@ extension DirectionParser {
 
     mutating func finishMessage(_ shared: inout ConversationState, _ emit: Emit) {
         self.state = .idle
-        guard var current = self.current else { return }
-        self.current = nil
+        guard var current = self.current.take() else { return }  // moved out: its record is handed on, not copied
         Self.finishDecoding(&current, self.inflater, &shared)
-        if current.isRequest, let ordinal = current.ordinal {
-            shared.requestCompleted(ordinal, current.record, emit: emit)
+        let (isRequest, ordinal, info) = (current.isRequest, current.ordinal, current.info)
+        if isRequest, let ordinal {
+            shared.requestCompleted(ordinal, (consume current).record, emit: emit)
             if let tunnel = shared.tunnelFrom, ordinal >= tunnel {
                 self.state = .tunnel
-            } else if let info = current.info, info.isConnect || info.upgrade, ordinal >= shared.nextResponseOrdinal {
+            } else if let info, info.isConnect || info.upgrade, ordinal >= shared.nextResponseOrdinal {
                 // Whether what follows is HTTP or a tunnel depends on the response: keep it until then.
                 self.state = .hold(ordinal: ordinal)
                 shared.holdOrdinal = ordinal
             }
         } else {
-            shared.responseCompleted(current.ordinal, current.record, emit: emit)
+            shared.responseCompleted(ordinal, (consume current).record, emit: emit)
         }
     }
 

@@ -33,6 +33,17 @@ extension DirectionParser {
         let n = input.count
         while i < n {
             if !self.scan.startLineDone {
+                // Most start lines come whole: judged at once, without a step per byte.
+                if self.scan.length == 0,
+                    let lf = input.firstIndex(of: ASCII.lf, in: i..<min(n, i + self.limits.maxStartLineBytes)),
+                    self.scan.matcher.matchWholeLine(UnsafeRawBufferPointer(rebasing: input[i...lf]))
+                {
+                    self.scan.length = lf + 1 - i
+                    i = lf + 1
+                    self.scan.startLineDone = true
+                    self.startLineFound(self.scan.matcher.kind!, &shared, emit)
+                    continue
+                }
                 let outcome = self.scan.matcher.feed(input[i])
                 i += 1
                 self.scan.length += 1
@@ -146,9 +157,9 @@ extension DirectionParser {
         _ input: UnsafeRawBufferPointer, _ range: Range<Int>, _ ts: Int64, _ shared: inout ConversationState,
         _ emit: Emit
     ) {
-        let parsed = self.parseHead(input, range)
+        let (head, parsed) = self.parseHead(input, range)
         if self.scan.isTrailer {
-            self.current?.record.trailers = parsed.headers
+            self.current?.record.trailers = head
             self.current?.record.bodyWireBytes += self.scan.length
             self.current?.record.endTimestamp = ts
             if parsed.invalidLines > 0 {
@@ -159,26 +170,25 @@ extension DirectionParser {
             return
         }
         if parsed.kind == .request {
-            self.requestHead(parsed, ts, &shared, emit)
+            self.requestHead(head, parsed, ts, &shared, emit)
         } else {
-            self.responseHead(parsed, ts, &shared, emit)
+            self.responseHead(head, parsed, ts, &shared, emit)
         }
     }
 
-    /// Parses the head from the buffered part and `range` of the input, copying only when it was split.
-    mutating func parseHead(_ input: UnsafeRawBufferPointer?, _ range: Range<Int>) -> ParsedHead {
-        let startLine = !self.scan.isTrailer
-        let maxFields = self.limits.maxHeaderCount
+    /// Parses the head from the buffered part and `range` of the input. The head is copied once: from the input,
+    /// or (when it was split) taken whole from the buffer.
+    mutating func parseHead(_ input: UnsafeRawBufferPointer?, _ range: Range<Int>) -> (HTTPHead, ParsedHead) {
+        let bytes: [UInt8]
         if self.headBuffer.isEmpty, let input {
-            let bytes = UnsafeRawBufferPointer(rebasing: input[range])
-            return HeadParser.parse(bytes, startLine: startLine, maxFields: maxFields)
+            bytes = Array(UnsafeRawBufferPointer(rebasing: input[range]))
+        } else {
+            if let input { self.headBuffer.append(contentsOf: input[range]) }
+            bytes = self.headBuffer
+            self.headBuffer = []
         }
-        if let input { self.headBuffer.append(contentsOf: input[range]) }
-        let parsed = self.headBuffer.withUnsafeBytes {
-            HeadParser.parse($0, startLine: startLine, maxFields: maxFields)
-        }
-        self.headBuffer.removeAll(keepingCapacity: true)
-        return parsed
+        return HeadParser.parse(
+            bytes, startLine: !self.scan.isTrailer, maxFields: self.limits.maxHeaderCount, expectedFields: self.scan.lines)
     }
 
     /// The head was cut by a gap, a limit or the end of the direction: report what it says, with `flags`.
@@ -186,78 +196,79 @@ extension DirectionParser {
         _ input: UnsafeRawBufferPointer?, _ range: Range<Int>, _ flags: HTTPTransactionFlags, _ ts: Int64,
         _ shared: inout ConversationState, _ emit: Emit
     ) {
-        var parsed = self.parseHead(input, range)
+        var (head, parsed) = self.parseHead(input, range)
         if self.scan.isTrailer {
-            self.current?.record.trailers = parsed.headers
+            self.current?.record.trailers = head
             self.current?.record.bodyWireBytes += self.scan.length
             self.current?.record.flags.formUnion(flags)
             self.finishMessage(&shared, emit)
             return
         }
         // Its body cannot be framed: it is reported without one, and the direction resynchronises after it.
-        parsed.transferCoding = .none
-        parsed.contentLength = nil
-        parsed.contentLengthInvalid = false
-        parsed.contentCoding = .none
+        parsed.framing.transferCoding = .none
+        parsed.framing.contentLength = nil
+        parsed.framing.contentLengthInvalid = false
+        parsed.framing.contentCoding = .none
         let kind = parsed.kind ?? self.scan.matcher.kind ?? self.role ?? .request
         if kind == .request {
-            self.requestHead(parsed, ts, &shared, emit, brokenFlags: flags)
+            self.requestHead(head, parsed, ts, &shared, emit, brokenFlags: flags)
         } else {
-            self.responseHead(parsed, ts, &shared, emit, brokenFlags: flags)
+            self.responseHead(head, parsed, ts, &shared, emit, brokenFlags: flags)
         }
     }
 
-    mutating func newRecord(_ parsed: ParsedHead, _ ts: Int64, _ shared: inout ConversationState) -> MessageRecord {
-        var record = MessageRecord(startTimestamp: self.scan.startTimestamp, endTimestamp: ts)
-        record.method = parsed.method
-        record.target = parsed.target
-        record.version = parsed.version
-        record.statusCode = parsed.statusCode
-        record.reason = parsed.reason
-        record.headers = parsed.headers
+    /// The record of a message whose head was just read (the head moves into it).
+    mutating func newRecord(
+        _ head: consuming HTTPHead, _ parsed: ParsedHead, _ ts: Int64, _ shared: inout ConversationState
+    ) -> MessageRecord {
+        let invalidLines = parsed.invalidLines
+        var record = MessageRecord(head: head, startTimestamp: self.scan.startTimestamp, endTimestamp: ts)
         record.headBytes = self.scan.length
         if self.limits.bodyCaptureBytes > 0 { record.body = [] }
         if self.pendingUnparsed {
             record.flags.insert(.unparsed)
             self.pendingUnparsed = false
         }
-        if parsed.invalidLines > 0 {
-            shared.counters.parseErrors.invalidHeaderLine += parsed.invalidLines
+        if invalidLines > 0 {
+            shared.counters.parseErrors.invalidHeaderLine += invalidLines
             record.flags.insert(.unparsed)
         }
         return record
     }
 
     mutating func requestHead(
-        _ parsed: ParsedHead, _ ts: Int64, _ shared: inout ConversationState, _ emit: Emit,
-        brokenFlags: HTTPTransactionFlags? = nil
+        _ head: consuming HTTPHead, _ parsed: ParsedHead, _ ts: Int64, _ shared: inout ConversationState,
+        _ emit: Emit, brokenFlags: HTTPTransactionFlags? = nil
     ) {
         shared.counters.requests += 1
-        var record = self.newRecord(parsed, ts, &shared)
+        let declared = parsed.framing
+        let method = head.method
+        let isHead = method.map { head.bytes(in: $0, equal: "HEAD") } ?? false
+        let isConnect = method.map { head.bytes(in: $0, equal: "CONNECT") } ?? false
+        var record = self.newRecord(head, parsed, ts, &shared)
         let info = RequestInfo(
-            methodKnown: parsed.method != nil, isHead: parsed.method == "HEAD", isConnect: parsed.method == "CONNECT",
-            upgrade: parsed.upgrade)
+            methodKnown: method != nil, isHead: isHead, isConnect: isConnect, upgrade: declared.upgrade)
         let ordinal = shared.requestHeadParsed(info, emit: emit)
         self.lastRequestOrdinal = ordinal
         if let brokenFlags { record.flags.formUnion(brokenFlags) }
         self.current = Current(
-            record: record, isRequest: true, ordinal: ordinal, info: info, decode: .off, captureLeft: 0)
+            record: consume record, isRequest: true, ordinal: ordinal, info: info, decode: .off, captureLeft: 0)
         if brokenFlags != nil { return self.finishMessage(&shared, emit) }
         // A request's body is chunked, or Content-Length long, or absent (RFC 9112 §6.3 items 4-7).
-        switch parsed.transferCoding {
+        switch declared.transferCoding {
         case .chunked:
             self.current?.record.flags.insert(.chunked)
-            self.startBody(parsed.contentCoding)
+            self.startBody(declared.contentCoding)
             self.state = .chunkSize
         case .other:
             shared.counters.parseErrors.invalidTransferEncoding += 1
             self.framingError(&shared, emit)
         case .none:
-            if parsed.contentLengthInvalid {
+            if declared.contentLengthInvalid {
                 shared.counters.parseErrors.invalidContentLength += 1
                 self.framingError(&shared, emit)
-            } else if let length = parsed.contentLength, length > 0 {
-                self.startBody(parsed.contentCoding)
+            } else if let length = declared.contentLength, length > 0 {
+                self.startBody(declared.contentCoding)
                 self.state = .body(remaining: length)
             } else {
                 self.finishMessage(&shared, emit)
@@ -266,10 +277,11 @@ extension DirectionParser {
     }
 
     mutating func responseHead(
-        _ parsed: ParsedHead, _ ts: Int64, _ shared: inout ConversationState, _ emit: Emit,
-        brokenFlags: HTTPTransactionFlags? = nil
+        _ head: consuming HTTPHead, _ parsed: ParsedHead, _ ts: Int64, _ shared: inout ConversationState,
+        _ emit: Emit, brokenFlags: HTTPTransactionFlags? = nil
     ) {
-        let status = parsed.statusCode ?? 0
+        let status = head.statusCode ?? 0
+        let declared = parsed.framing
         if status >= 100 && status < 200 && status != 101 {
             // Interim: not a transaction, noted on the final response that follows (RFC 9110 §15.2).
             shared.counters.interimResponses += 1
@@ -279,7 +291,7 @@ extension DirectionParser {
             return
         }
         shared.counters.responses += 1
-        var record = self.newRecord(parsed, ts, &shared)
+        var record = self.newRecord(head, parsed, ts, &shared)
         record.interim = self.pendingInterim
         record.flags.formUnion(self.pendingInterimFlags)
         self.pendingInterim = []
@@ -309,7 +321,7 @@ extension DirectionParser {
             return self.finishMessage(&shared, emit)
         }
         let framing: BodyFraming
-        switch parsed.transferCoding {
+        switch declared.transferCoding {
         case .chunked:
             self.current?.record.flags.insert(.chunked)
             framing = .chunked
@@ -317,10 +329,10 @@ extension DirectionParser {
             self.current?.record.flags.insert(.closeDelimited)
             framing = .close
         case .none:
-            if parsed.contentLengthInvalid {
+            if declared.contentLengthInvalid {
                 shared.counters.parseErrors.invalidContentLength += 1
                 return self.framingError(&shared, emit)
-            } else if let length = parsed.contentLength {
+            } else if let length = declared.contentLength {
                 if length == 0 { return self.finishMessage(&shared, emit) }
                 framing = .length(length)
             } else {
@@ -328,7 +340,7 @@ extension DirectionParser {
                 framing = .close
             }
         }
-        self.startBody(parsed.contentCoding)
+        self.startBody(declared.contentCoding)
         // Without its request's method this may be the answer to HEAD, whose headers describe a body never sent.
         self.state = info?.methodKnown == true ? framing.state : .probe(then: framing, matched: 0)
     }

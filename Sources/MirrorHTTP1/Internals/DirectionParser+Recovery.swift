@@ -31,22 +31,41 @@ extension DirectionParser {
         var i = start
         var sawContent = false
         var found: (Int, Bool)?
-        // The next LF, and the next byte no start line may hold, at or after the candidate (n: none in the input).
-        // Each is searched forward once, so a candidate that cannot end in time is rejected without a scan.
+        // The line the scan is in ends at `lineEnd` (its LF, or n). A candidate there stands only if no byte from
+        // it to the line end is poison and the line ends within the start line limit: in a line, that is every
+        // position from `viableFrom` on. Each line is looked at once for both, so a line that cannot hold a start
+        // line (most of a binary body) is passed over whole.
         var lineEnd = -1
-        var poison = -1
+        var viableFrom = 0
         while i < n {
+            if lineEnd < i {
+                lineEnd = input.firstIndex(of: ASCII.lf, in: i..<n) ?? n
+                let lastPoison = Self.lastPoison(input, in: i..<lineEnd) ?? (i - 1)
+                viableFrom = max(lastPoison + 1, lineEnd - maxLine + 1)
+            }
+            // Only an upper-case letter (`H` for a status line) can start a candidate: skip to the next viable one,
+            // as if the bytes in between had been looked at one by one.
+            let from = max(i, viableFrom)
+            var next = lineEnd
+            if from < lineEnd {
+                next = requests
+                    ? input.firstUpper(from: from, before: lineEnd)
+                    : (input.firstIndex(of: ASCII.upperH, in: from..<lineEnd) ?? lineEnd)
+            }
+            if next > i {
+                if !sawContent { sawContent = Self.holdsContent(input, i..<next) }
+                self.lastByte = input[next - 1]
+                i = next
+            }
+            if i == lineEnd {
+                guard i < n else { break }
+                self.lastByte = ASCII.lf
+                i += 1
+                continue
+            }
             let b = input[i]
-            let requestStart = requests && ASCII.isUpper(b) && !ASCII.isStrictMethodChar(self.lastByte)
+            let requestStart = requests && !ASCII.isStrictMethodChar(self.lastByte)
             if (responses && b == ASCII.upperH) || requestStart {
-                if lineEnd < i { lineEnd = input.firstIndex(of: ASCII.lf, in: i..<n) ?? n }
-                if poison < i { poison = Self.firstPoison(input, from: i) }
-                guard poison > lineEnd || poison == n, lineEnd - i < maxLine else {
-                    if b != ASCII.cr && b != ASCII.lf { sawContent = true }
-                    self.lastByte = b
-                    i += 1
-                    continue
-                }
                 let knownOnly = self.lastByte != ASCII.lf
                 var matcher = StartLineMatcher(
                     allowRequests: requests, allowResponses: responses, strictMethods: true,
@@ -62,7 +81,7 @@ extension DirectionParser {
                     break
                 }
             }
-            if b != ASCII.cr && b != ASCII.lf { sawContent = true }
+            sawContent = true  // an upper-case letter
             self.lastByte = b
             i += 1
         }
@@ -71,15 +90,40 @@ extension DirectionParser {
         return found
     }
 
-    /// The first byte from `start` that cannot be in a start line (a control other than HTAB, CR, LF; or DEL).
-    static func firstPoison(_ input: UnsafeRawBufferPointer, from start: Int) -> Int {
-        var i = start
-        while i < input.count {
-            let b = input[i]
-            if (b < 0x20 && b != ASCII.tab && b != ASCII.cr && b != ASCII.lf) || b == 0x7F { return i }
-            i += 1
+    /// Whether `range` holds a byte other than CR and LF.
+    static func holdsContent(_ input: UnsafeRawBufferPointer, _ range: Range<Int>) -> Bool {
+        for i in range where input[i] != ASCII.cr && input[i] != ASCII.lf { return true }
+        return false
+    }
+
+    /// A byte no start line may hold: a control other than HTAB, CR and LF; or DEL.
+    @inline(__always)
+    static func isPoison(_ b: UInt8) -> Bool {
+        (b < 0x20 && b != ASCII.tab && b != ASCII.cr && b != ASCII.lf) || b == 0x7F
+    }
+
+    /// The last poison byte in `range`, or nil.
+    static func lastPoison(_ input: UnsafeRawBufferPointer, in range: Range<Int>) -> Int? {
+        var j = range.upperBound
+        if let base = input.baseAddress {
+            // Eight bytes at a time, from the end: a word with no byte below 0x20 and no DEL (most of any text)
+            // holds no poison; one with such a byte is looked at byte by byte.
+            let ones: UInt64 = 0x0101_0101_0101_0101
+            while j - 8 >= range.lowerBound {
+                let x = base.loadUnaligned(fromByteOffset: j - 8, as: UInt64.self)
+                let del = x ^ (ones &* 0x7F)
+                let flagged = ((x &- ones &* 0x20) & ~x) | ((del &- ones) & ~del)
+                if flagged & (ones &* 0x80) != 0 {
+                    for k in stride(from: j - 1, through: j - 8, by: -1) where Self.isPoison(input[k]) { return k }
+                }
+                j -= 8
+            }
         }
-        return input.count
+        while j > range.lowerBound {
+            j -= 1
+            if Self.isPoison(input[j]) { return j }
+        }
+        return nil
     }
 
     // MARK: - Gaps, end, roles

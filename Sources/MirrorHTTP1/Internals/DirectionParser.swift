@@ -1,6 +1,6 @@
 // vpcmirror: the HTTP/1 state machine of one direction: heads, bodies, gaps and resynchronisation.
 
-typealias Emit = (HTTPTransaction) -> Void
+typealias Emit = (consuming HTTPTransaction) -> Void
 
 /// Progress through a head (or a trailer section), kept between calls so a split head is scanned once.
 struct HeadScan: Sendable {

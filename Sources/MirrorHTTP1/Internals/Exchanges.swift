@@ -11,15 +11,10 @@ struct RequestInfo: Sendable {
 
 /// One message as it will be reported.
 struct MessageRecord: Sendable {
+    var head: HTTPHead
     var startTimestamp: Int64
     var endTimestamp: Int64
-    var method: String?
-    var target: String?
-    var version: String?
-    var statusCode: Int?
-    var reason: String?
-    var headers: [(name: String, value: String)] = []
-    var trailers: [(name: String, value: String)] = []
+    var trailers: HTTPHead?
     /// Interim responses that preceded this final response.
     var interim: [Int] = []
     var headBytes = 0
@@ -46,23 +41,48 @@ struct PerStream<Value: Sendable>: Sendable {
     }
 }
 
-/// One side of an exchange.
-enum ExchangeSide: Sendable {
-    case open
-    case seen(MessageRecord)
-    /// Lost whole (a gap where it would start, or the part before a mid-stream pickup).
-    case lost(HTTPTransactionFlags, interim: [Int])
-
-    var isOpen: Bool {
-        if case .open = self { return true }
-        return false
-    }
-}
-
+/// A request and its response as they are known so far. A side is open until it is seen (its record) or lost
+/// whole (a gap where it would start, or the part before a mid-stream pickup: the flags of the loss).
 struct Exchange: Sendable {
     var info: RequestInfo?
-    var request = ExchangeSide.open
-    var response = ExchangeSide.open
+    private(set) var request: MessageRecord?
+    private(set) var response: MessageRecord?
+    private(set) var requestLost: HTTPTransactionFlags?
+    private(set) var responseLost: HTTPTransactionFlags?
+    /// Interim responses that came before a response lost whole.
+    private(set) var lostInterim: [Int] = []
+    // Kept beside the sides, so that checking them reads two flags and never touches the records.
+    private(set) var requestSettled = false
+    private(set) var responseSettled = false
+
+    var isSettled: Bool { self.requestSettled && self.responseSettled }
+    /// Nothing at all is known of it (both sides open): it is not a transaction.
+    var isUnknown: Bool { !self.requestSettled && !self.responseSettled }
+
+    mutating func requestSeen(_ record: consuming MessageRecord) {
+        self.request = record
+        self.requestSettled = true
+    }
+
+    mutating func requestLost(_ flags: HTTPTransactionFlags) {
+        self.requestLost = flags
+        self.requestSettled = true
+    }
+
+    mutating func responseSeen(_ record: consuming MessageRecord) {
+        self.response = record
+        self.responseSettled = true
+    }
+
+    mutating func responseLost(_ flags: HTTPTransactionFlags, interim: [Int]) {
+        self.responseLost = flags
+        self.lostInterim = interim
+        self.responseSettled = true
+    }
+
+    /// The request's record, moved out.
+    mutating func takeRequest() -> MessageRecord? { self.request.take() }
+    mutating func takeResponse() -> MessageRecord? { self.response.take() }
 }
 
 /// The state both directions of a conversation share: the exchange queue, the ordinals that pair messages,
@@ -112,7 +132,7 @@ struct ConversationState: Sendable {
     // MARK: - Roles
 
     /// The first start line recognised on a stream whose role was unknown decides both roles.
-    mutating func decideRoles(stream: Int, kind: MessageKind, emit: (HTTPTransaction) -> Void) {
+    mutating func decideRoles(stream: Int, kind: MessageKind, emit: (consuming HTTPTransaction) -> Void) {
         guard self.roles[stream] == nil else { return }
         self.roles[stream] = kind
         self.roles[1 - stream] = kind.opposite
@@ -126,13 +146,13 @@ struct ConversationState: Sendable {
     /// On the client side that was the tail of a request whose response is still to come, so it takes an ordinal
     /// (a lost request) and that response is reported `no_request` instead of being paired with the next request.
     /// On the server side it was the tail of a response to a request from before the capture: nothing to pair.
-    mutating func noteLeadingLoss(stream: Int, emit: (HTTPTransaction) -> Void) {
+    mutating func noteLeadingLoss(stream: Int, emit: (consuming HTTPTransaction) -> Void) {
         guard self.midstream, !self.leadingSettled[stream] else { return }
         self.leadingLoss[stream] = true
         if self.roles[stream] != nil { self.settleLeadingLoss(stream: stream, emit: emit) }
     }
 
-    private mutating func settleLeadingLoss(stream: Int, emit: (HTTPTransaction) -> Void) {
+    private mutating func settleLeadingLoss(stream: Int, emit: (consuming HTTPTransaction) -> Void) {
         guard !self.leadingSettled[stream] else { return }
         self.leadingSettled[stream] = true
         if self.roles[stream] == .request { self.requestLost([], emit: emit) }
@@ -145,7 +165,7 @@ struct ConversationState: Sendable {
 
     // MARK: - Requests
 
-    mutating func requestHeadParsed(_ info: RequestInfo, emit: (HTTPTransaction) -> Void) -> Int {
+    mutating func requestHeadParsed(_ info: RequestInfo, emit: (consuming HTTPTransaction) -> Void) -> Int {
         let ordinal = self.nextRequestOrdinal
         self.nextRequestOrdinal += 1
         self.requestHeadInProgress = false
@@ -153,55 +173,65 @@ struct ConversationState: Sendable {
         return ordinal
     }
 
-    mutating func requestCompleted(_ ordinal: Int, _ record: MessageRecord, emit: (HTTPTransaction) -> Void) {
+    mutating func requestCompleted(
+        _ ordinal: Int, _ record: consuming MessageRecord, emit: (consuming HTTPTransaction) -> Void
+    ) {
         guard let i = self.index(of: ordinal, emit: emit) else {
-            return self.report(Exchange(request: .seen(record)), emit)  // its exchange was evicted
+            var evicted = Exchange()  // its exchange was emitted already
+            evicted.requestSeen(record)
+            return self.report(consume evicted, emit)
         }
-        self.exchanges[i].request = .seen(record)
+        self.exchanges[i].requestSeen(record)
         self.flush(emit: emit)
     }
 
     /// A request was lost whole: it takes the next ordinal so the responses after it pair right.
-    mutating func requestLost(_ flags: HTTPTransactionFlags, emit: (HTTPTransaction) -> Void) {
+    mutating func requestLost(_ flags: HTTPTransactionFlags, emit: (consuming HTTPTransaction) -> Void) {
         let ordinal = self.nextRequestOrdinal
         self.nextRequestOrdinal += 1
         self.requestHeadInProgress = false
         self.counters.lostRequests += 1
-        if let i = self.index(of: ordinal, emit: emit) { self.exchanges[i].request = .lost(flags, interim: []) }
+        if let i = self.index(of: ordinal, emit: emit) { self.exchanges[i].requestLost(flags) }
         self.flush(emit: emit)
     }
 
     // MARK: - Responses
 
     /// A final response head: takes the next ordinal; returns it with what is known of its request.
-    mutating func responseHeadParsed(emit: (HTTPTransaction) -> Void) -> (Int, RequestInfo?) {
+    mutating func responseHeadParsed(emit: (consuming HTTPTransaction) -> Void) -> (Int, RequestInfo?) {
         let ordinal = self.nextResponseOrdinal
         self.nextResponseOrdinal += 1
         return (ordinal, self.index(of: ordinal, emit: emit).flatMap { self.exchanges[$0].info })
     }
 
     /// `ordinal` nil: a response to a request from before the capture (mid-stream), reported on its own.
-    mutating func responseCompleted(_ ordinal: Int?, _ record: MessageRecord, emit: (HTTPTransaction) -> Void) {
+    mutating func responseCompleted(
+        _ ordinal: Int?, _ record: consuming MessageRecord, emit: (consuming HTTPTransaction) -> Void
+    ) {
         guard let ordinal, let i = self.index(of: ordinal, emit: emit) else {
-            return self.report(Exchange(response: .seen(record)), emit)
+            var alone = Exchange()
+            alone.responseSeen(record)
+            return self.report(consume alone, emit)
         }
-        self.exchanges[i].response = .seen(record)
+        self.exchanges[i].responseSeen(record)
         self.flush(emit: emit)
     }
 
     /// A response was lost whole: the request waiting for it is answered by the loss.
-    mutating func responseLost(_ flags: HTTPTransactionFlags, interim: [Int], emit: (HTTPTransaction) -> Void) {
+    mutating func responseLost(
+        _ flags: HTTPTransactionFlags, interim: [Int], emit: (consuming HTTPTransaction) -> Void
+    ) {
         let ordinal = self.nextResponseOrdinal
         self.nextResponseOrdinal += 1
         self.counters.lostResponses += 1
-        if let i = self.index(of: ordinal, emit: emit) { self.exchanges[i].response = .lost(flags, interim: interim) }
+        if let i = self.index(of: ordinal, emit: emit) { self.exchanges[i].responseLost(flags, interim: interim) }
         self.flush(emit: emit)
     }
 
     // MARK: - Queue
 
     /// The queue index of `ordinal`, creating exchanges up to it; nil if it was already emitted.
-    private mutating func index(of ordinal: Int, emit: (HTTPTransaction) -> Void) -> Int? {
+    private mutating func index(of ordinal: Int, emit: (consuming HTTPTransaction) -> Void) -> Int? {
         guard ordinal >= self.baseOrdinal else { return nil }
         while self.exchanges.count <= self.front + (ordinal - self.baseOrdinal) { self.exchanges.append(Exchange()) }
         // Bounded: past the limit the oldest exchange is emitted as it stands (its missing side flagged).
@@ -214,22 +244,20 @@ struct ConversationState: Sendable {
     }
 
     /// Emits every exchange at the front whose two sides are settled.
-    mutating func flush(emit: (HTTPTransaction) -> Void) {
-        while self.front < self.exchanges.count, !self.exchanges[self.front].request.isOpen,
-            !self.exchanges[self.front].response.isOpen
-        {
+    mutating func flush(emit: (consuming HTTPTransaction) -> Void) {
+        while self.front < self.exchanges.count, self.exchanges[self.front].isSettled {
             self.popFront(emit)
         }
     }
 
     /// Emits everything (close): a missing side is flagged `no_request` or `no_response`.
-    mutating func flushAll(emit: (HTTPTransaction) -> Void) {
+    mutating func flushAll(emit: (consuming HTTPTransaction) -> Void) {
         while self.front < self.exchanges.count { self.popFront(emit) }
     }
 
-    private mutating func popFront(_ emit: (HTTPTransaction) -> Void) {
-        let exchange = self.exchanges[self.front]
-        self.exchanges[self.front] = Exchange()
+    private mutating func popFront(_ emit: (consuming HTTPTransaction) -> Void) {
+        var exchange = Exchange()
+        swap(&exchange, &self.exchanges[self.front])  // moved out, not copied
         self.front += 1
         self.baseOrdinal += 1
         if self.front == self.exchanges.count {
@@ -240,61 +268,44 @@ struct ConversationState: Sendable {
             self.front = 0
         }
         // An exchange of which nothing at all is known (both sides still open) is not a transaction.
-        if exchange.request.isOpen && exchange.response.isOpen { return }
-        self.report(exchange, emit)
+        if exchange.isUnknown { return }
+        self.report(consume exchange, emit)
     }
 
-    private mutating func report(_ exchange: Exchange, _ emit: (HTTPTransaction) -> Void) {
+    private mutating func report(_ exchange: consuming Exchange, _ emit: (consuming HTTPTransaction) -> Void) {
         self.counters.transactions += 1
-        emit(self.transaction(exchange))
+        emit(self.transaction(consume exchange))
     }
 
-    private func transaction(_ exchange: Exchange) -> HTTPTransaction {
+    private func transaction(_ exchange: consuming Exchange) -> HTTPTransaction {
         var t = HTTPTransaction()
         var flags: HTTPTransactionFlags = self.midstream ? .midstream : []
-        switch exchange.request {
-        case .seen(let r):
+        // The records are moved into the transaction: their heads and bodies are not copied.
+        if let r = exchange.takeRequest() {
             t.requestTimestamp = r.startTimestamp
-            t.method = r.method
-            t.requestTarget = r.target
-            t.version = r.version
-            t.requestHeaders = r.headers
-            t.requestTrailers = r.trailers
-            t.host = r.headers.first { $0.name == "host" }?.value
-            t.userAgent = r.headers.first { $0.name == "user-agent" }?.value
             t.requestBytes = r.headBytes + r.bodyWireBytes
             t.requestBodyBytes = r.bodyBytes
             t.requestBodyWireBytes = r.bodyWireBytes
             t.requestBodyDecodedBytes = r.decodedBytes
-            t.requestBody = r.body
             flags.formUnion(r.flags)
-        case .lost(let f, _):
-            flags.formUnion(f.union(.noRequest))
-        case .open:
-            flags.insert(.noRequest)
+            t.request = consume r
+        } else {
+            flags.formUnion((exchange.requestLost ?? []).union(.noRequest))
         }
-        switch exchange.response {
-        case .seen(let r):
+        if let r = exchange.takeResponse() {
             t.responseEndTimestamp = r.endTimestamp
-            t.statusCode = r.statusCode
-            t.reasonPhrase = r.reason
-            if t.version == nil { t.version = r.version }
-            t.responseHeaders = r.headers
-            t.responseTrailers = r.trailers
-            t.interimStatusCodes = r.interim
             t.responseBytes = r.headBytes + r.bodyWireBytes
             t.responseBodyBytes = r.bodyBytes
             t.responseBodyWireBytes = r.bodyWireBytes
             t.responseBodyDecodedBytes = r.decodedBytes
-            t.responseBody = r.body
             flags.formUnion(r.flags)
-        case .lost(let f, let interim):
-            t.interimStatusCodes = interim
-            flags.formUnion(f.union(.noResponse))
-        case .open:
-            flags.insert(.noResponse)
+            t.response = consume r
+        } else {
+            t.lostInterim = exchange.lostInterim
+            flags.formUnion((exchange.responseLost ?? []).union(.noResponse))
         }
         t.flags = flags
+        t.rolesSwapped = self.roles[0] == .response
         return t
     }
 }

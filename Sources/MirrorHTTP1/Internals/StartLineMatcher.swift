@@ -80,6 +80,57 @@ struct StartLineMatcher: Sendable {
         self.maxLength = maxLength
     }
 
+    /// Judges a whole line at once, before any byte was fed: when feeding `line` (which ends with its LF) byte by
+    /// byte would end in `.matched`, the matcher is left as that would leave it and the result is true. Otherwise
+    /// nothing is changed, and the caller feeds the bytes one by one (which also gives the failing byte). Only for
+    /// in-order heads: resynchronising candidates (strict or registered methods) always go byte by byte.
+    mutating func matchWholeLine(_ line: UnsafeRawBufferPointer) -> Bool {
+        let n = line.count
+        guard self.length == 0, !self.strictMethods, !self.knownMethodsOnly, n >= 2, n <= self.maxLength,
+            line[n - 1] == ASCII.lf
+        else { return false }
+        // Without the LF and a CR before it, the rest must hold no CR or LF.
+        let end = line[n - 2] == ASCII.cr ? n - 2 : n - 1
+        let kind: MessageKind
+        if self.allowResponses && n >= 12 && line[0] == 0x48 && line[1] == 0x54 && line[2] == 0x54 && line[3] == 0x50
+            && line[4] == 0x2F
+        {
+            // HTTP/1.x SP 3DIGIT [SP reason]
+            guard line[5] == 0x31, line[6] == 0x2E, ASCII.isDigit(line[7]), line[8] == ASCII.space,
+                ASCII.isDigit(line[9]), ASCII.isDigit(line[10]), ASCII.isDigit(line[11]), end >= 12
+            else { return false }
+            if end > 12 {
+                guard line[12] == ASCII.space else { return false }
+                for i in 13..<end where !ASCII.isReasonChar(line[i]) || line[i] == ASCII.cr { return false }
+            }
+            kind = .response
+        } else {
+            // method SP target SP HTTP/1.x
+            guard self.allowRequests else { return false }
+            var i = 0
+            while i < end && line[i] != ASCII.space {
+                guard ASCII.isTokenChar(line[i]) else { return false }
+                i += 1
+            }
+            guard i > 0, i <= Self.maxMethodLength, end - i >= 11 else { return false }
+            let targetStart = i + 1
+            i = targetStart
+            while i < end && line[i] != ASCII.space {
+                guard ASCII.isTargetChar(line[i]) else { return false }
+                i += 1
+            }
+            // The version is exactly the rest: SP HTTP/1. DIGIT.
+            guard i > targetStart, end - i == 9 else { return false }
+            for k in 0..<7 where line[i + 1 + k] != Self.httpSlash[k] { return false }
+            guard ASCII.isDigit(line[i + 8]) else { return false }
+            kind = .request
+        }
+        self.kind = kind
+        self.phase = .done
+        self.length = n
+        return true
+    }
+
     mutating func feed(_ b: UInt8) -> Outcome {
         self.length += 1
         let outcome = self.step(b)
