@@ -35,6 +35,10 @@ public struct CaptureFileReader: ~Copyable {
     public static let defaultFallbackByteLimit = 1 << 30
 
     private let handle: OpaquePointer
+    /// The stdio buffer libpcap reads the file through (freed after the handle is closed).
+    private let streamBuffer: UnsafeMutableRawBufferPointer
+    /// Its size: a `read` per megabyte rather than per 4 KiB.
+    private static let streamBufferByteCount = 1 << 20
     private var state: State = .reading
     private var offsetTracking: OffsetTracking
     /// Where the next record starts, when counted; nil means ask `ftell`.
@@ -69,22 +73,28 @@ public struct CaptureFileReader: ~Copyable {
     ///   capture with a valid header is not an error.
     public init(path: String, fallbackByteLimit: Int = CaptureFileReader.defaultFallbackByteLimit) throws(CaptureError) {
         let handle: OpaquePointer
-        switch Libpcap.openOffline(path: path) {
+        let streamBuffer = UnsafeMutableRawBufferPointer.allocate(
+            byteCount: Self.streamBufferByteCount, alignment: 16)
+        switch Libpcap.openOffline(path: path, streamBuffer: streamBuffer) {
         case .success(let opened):
             handle = opened
         case .failure(.errno(let code)):
+            streamBuffer.deallocate()
             throw CaptureError.opening(path, errno: code, description: SystemErrno.description(code))
         case .failure(.message(let message, let byteCount)):
+            streamBuffer.deallocate()
             throw CaptureError.opening(path, libpcapMessage: message, fileByteCount: byteCount)
         }
         let linkType = LinkType(rawValue: Libpcap.dataLink(handle))
         guard linkType.isSupported else {
             // Close here: `self` is not initialized yet, so deinit will not run.
             Libpcap.close(handle)
+            streamBuffer.deallocate()
             let name = Libpcap.dataLinkName(linkType.rawValue).map { " (\($0))" } ?? ""
             throw CaptureError(code: .unsupportedLinkType, path: path, detail: "DLT \(linkType.rawValue)\(name)")
         }
         self.handle = handle
+        self.streamBuffer = streamBuffer
         self.path = path
         self.linkType = linkType
         self.snapshotLength = Libpcap.snapshotLength(handle)
@@ -95,6 +105,7 @@ public struct CaptureFileReader: ~Copyable {
 
     deinit {
         Libpcap.close(self.handle)
+        self.streamBuffer.deallocate()
     }
 
     /// Reads the next frame and passes it to `body`; the frame's bytes are valid only inside `body`.

@@ -75,7 +75,7 @@ public struct Collector {
         decapsulator.decapsulate(
             bytes, linkType: linkType, timestamp: timestamp,
             plain: { bytes, linkType, summary in
-                analysis.analyse(bytes, linkType: linkType, vni: nil, summary: summary, timestamp: timestamp)
+                analysis.analyse(bytes, linkType: linkType, vni: nil, summary: &summary, timestamp: timestamp)
             },
             vxlan: { frame in analysis.analyse(frame, timestamp: timestamp) })
     }
@@ -150,20 +150,20 @@ struct Analysis {
 
     /// A mirrored frame, not decoded yet (the inner frame of VXLAN).
     mutating func analyse(_ frame: Decapsulator.Frame, timestamp: Int64) {
-        let summary: PacketSummary
+        var summary = PacketSummary()
         do {
-            summary = try PacketSummary(decoding: frame.bytes, linkType: frame.linkType)
+            try summary.redecode(frame.bytes, linkType: frame.linkType)
         } catch {
             self.analysed += 1
             self.malformed["inner \(error.layer) \(error.code)", default: 0] += 1
             return
         }
-        self.analyse(frame.bytes, linkType: frame.linkType, vni: frame.vni, summary: summary, timestamp: timestamp)
+        self.analyse(frame.bytes, linkType: frame.linkType, vni: frame.vni, summary: &summary, timestamp: timestamp)
     }
 
-    /// A mirrored frame and its decoding.
+    /// A mirrored frame and its decoding (`inout` only so that it is lent, not copied: it is not changed).
     mutating func analyse(
-        _ bytes: UnsafeRawBufferPointer, linkType: LinkType, vni: UInt32?, summary: PacketSummary,
+        _ bytes: UnsafeRawBufferPointer, linkType: LinkType, vni: UInt32?, summary: inout PacketSummary,
         timestamp: Int64
     ) {
         self.analysed += 1

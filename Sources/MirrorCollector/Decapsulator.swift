@@ -51,15 +51,17 @@ public struct Decapsulator: Sendable {
     }
 
     /// The same, with a frame that is not VXLAN handed to `plain` with its decoding, which is then neither done
-    /// again nor copied (it is a few hundred bytes).
+    /// again nor copied (it is a few hundred bytes: lent `inout`, which passes its address, where a borrow of a
+    /// local variable is a copy). `plain` must not change it.
     mutating func decapsulate(
         _ bytes: UnsafeRawBufferPointer, linkType: LinkType, timestamp: Int64,
-        plain: (UnsafeRawBufferPointer, LinkType, PacketSummary) -> Void, vxlan: (Frame) -> Void
+        plain: (UnsafeRawBufferPointer, LinkType, inout PacketSummary) -> Void, vxlan: (Frame) -> Void
     ) {
         self.counters.frames += 1
-        let outer: PacketSummary
+        // Decoded in place and lent to `plain`, not copied on the way.
+        var outer = PacketSummary()
         do {
-            outer = try PacketSummary(decoding: bytes, linkType: linkType)
+            try outer.redecode(bytes, linkType: linkType)
         } catch {
             // The frame may still be analysable as a whole (e.g. an IP header cut short is reported downstream).
             self.malformed("outer \(error.layer) \(error.code)")
@@ -73,24 +75,24 @@ public struct Decapsulator: Sendable {
                 return
             }
             whole.withUnsafeBytes { raw in
-                guard let s = try? PacketSummary(decoding: raw, linkType: .raw) else {
+                guard var s = try? PacketSummary(decoding: raw, linkType: .raw) else {
                     self.malformed("outer reassembled datagram undecodable")
                     return
                 }
-                self.unwrap(raw, summary: s, linkType: .raw, plain: plain, vxlan: vxlan)
+                self.unwrap(raw, summary: &s, linkType: .raw, plain: plain, vxlan: vxlan)
             }
             return
         }
-        self.unwrap(bytes, summary: outer, linkType: linkType, plain: plain, vxlan: vxlan)
+        self.unwrap(bytes, summary: &outer, linkType: linkType, plain: plain, vxlan: vxlan)
     }
 
     mutating func unwrap(
-        _ bytes: UnsafeRawBufferPointer, summary s: PacketSummary, linkType: LinkType,
-        plain: (UnsafeRawBufferPointer, LinkType, PacketSummary) -> Void, vxlan: (Frame) -> Void
+        _ bytes: UnsafeRawBufferPointer, summary s: inout PacketSummary, linkType: LinkType,
+        plain: (UnsafeRawBufferPointer, LinkType, inout PacketSummary) -> Void, vxlan: (Frame) -> Void
     ) {
         guard s.transportProtocol == .udp, s.hasPorts, self.ports.contains(s.destinationPort) else {
             self.counters.plain += 1
-            plain(bytes, linkType, s)
+            plain(bytes, linkType, &s)
             return
         }
         let end = min(bytes.count, s.networkOffset + s.ipPacketLength)

@@ -231,40 +231,55 @@ public enum ECSFormatter {
     private static func headers(_ head: HTTPHead, _ out: JSONBuffer) {
         head.bytes.withUnsafeBytes { bytes in
             head.fields.withUnsafeBufferPointer { fields in
-                // A key per name (its length and first bytes) settles most comparisons in one step.
-                withUnsafeTemporaryAllocation(of: UInt64.self, capacity: fields.count) { keys in
-                    for i in fields.indices { keys[i] = Self.key(bytes, fields[i].name) }
+                let n = fields.count
+                // Per field: a key (its name's length and first bytes), which settles most comparisons in one step,
+                // and the index of the first field of the same name (itself when it is the first).
+                withUnsafeTemporaryAllocation(of: UInt64.self, capacity: max(2 * n, 1)) { table in
+                    let keys = table.baseAddress!
+                    let first = keys + n
                     func sameName(_ i: Int, _ j: Int) -> Bool {
                         keys[i] == keys[j]
                             && (fields[i].name.count <= 7
                                 || bytes[fields[i].name].elementsEqual(bytes[fields[j].name]))
                     }
                     func value(_ i: Int) { out.appendString(UnsafeRawBufferPointer(rebasing: bytes[fields[i].value])) }
-                    out.append("{")
-                    for i in fields.indices {
-                        // A repeated name was written with its first occurrence.
-                        var seen = false
-                        for j in 0..<i where sameName(i, j) {
-                            seen = true
-                            break
+                    // A bit per key hash: a name whose bit is clear was not seen before, without a search.
+                    var seen: UInt64 = 0
+                    var anyRepeat = false
+                    for i in 0..<n {
+                        let key = Self.key(bytes, fields[i].name)
+                        keys[i] = key
+                        first[i] = UInt64(i)
+                        let bit: UInt64 = 1 << ((key &* 0x9E37_79B9_7F4A_7C15) >> 58)
+                        if seen & bit != 0 {
+                            for j in 0..<i where first[j] == UInt64(j) && sameName(i, j) {
+                                first[i] = UInt64(j)
+                                anyRepeat = true
+                                break
+                            }
                         }
-                        if seen { continue }
-                        // Names are tchars: nothing to escape.
+                        seen |= bit
+                    }
+                    out.append("{")
+                    for i in 0..<n where first[i] == UInt64(i) {
+                        // Names are tchars: nothing to escape. A repeated name is written with its first occurrence.
                         out.append(i > 0 ? ",\"" : "\"")
                         out.append(UnsafeRawBufferPointer(rebasing: bytes[fields[i].name]))
                         out.append("\":")
-                        var repeats = false
-                        for j in (i + 1)..<fields.count where sameName(i, j) {
-                            repeats = true
-                            break
+                        var next = n
+                        if anyRepeat {
+                            for j in (i + 1)..<n where first[j] == UInt64(i) {
+                                next = j
+                                break
+                            }
                         }
-                        guard repeats else {
+                        guard next < n else {
                             value(i)
                             continue
                         }
                         out.append("[")
                         value(i)
-                        for j in (i + 1)..<fields.count where sameName(i, j) {
+                        for j in next..<n where first[j] == UInt64(i) {
                             out.append(",")
                             value(j)
                         }
@@ -278,8 +293,15 @@ public enum ECSFormatter {
 
     /// The name's length and its first seven bytes.
     private static func key(_ bytes: UnsafeRawBufferPointer, _ name: Range<Int>) -> UInt64 {
-        var key = UInt64(truncatingIfNeeded: name.count) << 56
-        for k in 0..<min(name.count, 7) { key |= UInt64(bytes[name.lowerBound + k]) << (8 * k) }
+        let length = UInt64(truncatingIfNeeded: name.count) << 56
+        let n = min(name.count, 7)
+        if name.lowerBound + 8 <= bytes.count, let base = bytes.baseAddress {
+            // One load when eight bytes are there; bytes past the first seven of the name are masked off.
+            let word = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: name.lowerBound, as: UInt64.self))
+            return length | (word & ((1 << (8 * UInt64(n))) &- 1))
+        }
+        var key = length
+        for k in 0..<n { key |= UInt64(bytes[name.lowerBound + k]) << (8 * k) }
         return key
     }
 

@@ -71,10 +71,6 @@ public struct HTTPHead: Sendable {
         var range: Range<Int>? { self.start == .max ? nil : Int(self.start)..<Int(self.end) }
     }
 
-    init(bytes: [UInt8]) {
-        self.bytes = bytes
-    }
-
     /// Whether `bytes[range]` is exactly `text`.
     public func bytes(in range: Range<Int>, equal text: StaticString) -> Bool {
         guard range.count == text.utf8CodeUnitCount else { return false }
@@ -101,5 +97,23 @@ public struct HTTPHead: Sendable {
     /// The fields as strings (what a caller that wants `String`s gets; output uses the bytes).
     public var fieldStrings: [(name: String, value: String)] {
         self.fields.map { (self.string($0.name), self.string($0.value)) }
+    }
+}
+
+// The initializers are in an extension so that the struct keeps its memberwise initializer, which builds a head as
+// one value: a head built field by field into `self` is copied on its way out (Swift 6.3 does not pair the retain and
+// release of a value loaded twice from `self`).
+extension HTTPHead {
+    init(bytes: [UInt8]) {
+        self.init(bytes: bytes, fields: [], statusCode: nil)
+    }
+
+    init(
+        bytes: consuming [UInt8], fields: consuming [Field], method: Range<Int>?, target: Range<Int>?,
+        version: Range<Int>?, reason: Range<Int>?, statusCode: Int?
+    ) {
+        self.init(
+            bytes: bytes, fields: fields, statusCode: statusCode, methodSpan: Span(method), targetSpan: Span(target),
+            versionSpan: Span(version), reasonSpan: Span(reason))
     }
 }

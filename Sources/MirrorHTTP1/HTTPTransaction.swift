@@ -68,19 +68,28 @@ public struct HTTPTransaction: Sendable, Equatable, CustomStringConvertible {
     public var requestTimestamp: Int64?
     /// Capture time (ns) of the packet that carried the final response's last byte; nil if no response was seen.
     public var responseEndTimestamp: Int64?
-    /// The messages as they were read (nil: not seen); heads, trailers and bodies are read from them.
-    var request: MessageRecord?
-    var response: MessageRecord?
+    /// The messages as they were read (nil: not seen); heads, trailers and bodies are read from them. Behind one
+    /// reference: a transaction is handed on by value, and its records are never changed once it is made.
+    final class Records: Sendable {
+        let request: MessageRecord?
+        let response: MessageRecord?
+
+        init(request: consuming MessageRecord?, response: consuming MessageRecord?) {
+            self.request = request
+            self.response = response
+        }
+    }
+    var records: Records? = nil
     /// Interim responses that came before a final response lost whole.
     var lostInterim: [Int] = []
 
     /// The request's head as it was on the wire; nil if no request was seen.
-    public var requestHead: HTTPHead? { self.request?.head }
+    public var requestHead: HTTPHead? { self.records?.request?.head }
     /// The final response's head as it was on the wire; nil if no response was seen.
-    public var responseHead: HTTPHead? { self.response?.head }
+    public var responseHead: HTTPHead? { self.records?.response?.head }
     /// Trailer sections of chunked bodies (not merged into the heads).
-    public var requestTrailerHead: HTTPHead? { self.request?.trailers }
-    public var responseTrailerHead: HTTPHead? { self.response?.trailers }
+    public var requestTrailerHead: HTTPHead? { self.records?.request?.trailers }
+    public var responseTrailerHead: HTTPHead? { self.records?.response?.trailers }
 
     // MARK: The heads' parts as strings (for callers that want them; output is written from the bytes)
 
@@ -105,17 +114,17 @@ public struct HTTPTransaction: Sendable, Equatable, CustomStringConvertible {
         self.requestHead.flatMap { h in h.firstValue(named: "user-agent").map { h.string($0) } }
     }
     /// The final (non-1xx, or 101) status code.
-    public var statusCode: Int? { self.response?.head.statusCode }
+    public var statusCode: Int? { self.records?.response?.head.statusCode }
     /// Whether a request line with its method was seen (`method != nil`, without making the string).
-    public var hasRequestMethod: Bool { self.request?.head.method != nil }
+    public var hasRequestMethod: Bool { self.records?.request?.head.method != nil }
     /// Whether a status line with its code was seen (`statusCode != nil`).
-    public var hasStatusCode: Bool { self.response?.head.statusCode != nil }
+    public var hasStatusCode: Bool { self.records?.response?.head.statusCode != nil }
     public var reasonPhrase: String? { self.responseHead.flatMap { h in h.reason.map { h.string($0) } } }
 
     // MARK: Sizes, bodies and flags
 
     /// Interim (1xx other than 101) responses that came before the final one, in order.
-    public var interimStatusCodes: [Int] { self.response?.interim ?? self.lostInterim }
+    public var interimStatusCodes: [Int] { self.records?.response?.interim ?? self.lostInterim }
     /// The whole request: head, body and chunk framing.
     public var requestBytes: Int?
     /// The whole final response: head, body and chunk framing (interim responses not included).
@@ -131,14 +140,12 @@ public struct HTTPTransaction: Sendable, Equatable, CustomStringConvertible {
     public var requestBodyDecodedBytes: Int?
     public var responseBodyDecodedBytes: Int?
     /// The first ``HTTP1Limits/bodyCaptureBytes`` bytes of the body (de-chunked, not decoded), up to any gap.
-    public var requestBody: [UInt8]? { self.request?.body }
-    public var responseBody: [UInt8]? { self.response?.body }
+    public var requestBody: [UInt8]? { self.records?.request?.body }
+    public var responseBody: [UInt8]? { self.records?.response?.body }
     public var flags: HTTPTransactionFlags = []
     /// The client of this exchange (the side that sent the requests) is the stream the caller called
     /// serverToClient (see ``HTTP1Conversation/rolesSwapped``, which no longer changes once a transaction exists).
-    public var rolesSwapped = false
-
-    public init() {}
+    public var rolesSwapped: Bool
 
     public static func == (l: Self, r: Self) -> Bool {
         func same(_ a: [(name: String, value: String)], _ b: [(name: String, value: String)]) -> Bool {
@@ -166,5 +173,45 @@ public struct HTTPTransaction: Sendable, Equatable, CustomStringConvertible {
             + "\(s(self.responseBodyBytes)) decoded=\(s(self.responseBodyDecodedBytes)) "
             + "interim=\(self.interimStatusCodes) t=\(s(self.requestTimestamp))..\(s(self.responseEndTimestamp)) "
             + "\(self.flags)"
+    }
+}
+
+// The initializers are in an extension so that the struct keeps its memberwise initializer, which builds a
+// transaction as one value: one built field by field into `self` is copied on its way out (Swift 6.3 does not pair
+// the retain and release of a value loaded twice from `self`).
+extension HTTPTransaction {
+    public init() {
+        self.init(rolesSwapped: false)
+    }
+
+    /// An exchange's transaction: the records move in, their sizes and flags are read from them.
+    init(
+        request: consuming MessageRecord?, response: consuming MessageRecord?, flags: HTTPTransactionFlags,
+        lostInterim: [Int], rolesSwapped: Bool
+    ) {
+        let requestTimestamp = request?.startTimestamp
+        let responseEndTimestamp = response?.endTimestamp
+        let requestBytes = request.map { $0.headBytes + $0.bodyWireBytes }
+        let responseBytes = response.map { $0.headBytes + $0.bodyWireBytes }
+        let requestBodyBytes = request?.bodyBytes
+        let responseBodyBytes = response?.bodyBytes
+        let requestBodyWireBytes = request?.bodyWireBytes
+        let responseBodyWireBytes = response?.bodyWireBytes
+        let requestBodyDecodedBytes = request?.decodedBytes
+        let responseBodyDecodedBytes = response?.decodedBytes
+        let flags = flags.union(request?.flags ?? []).union(response?.flags ?? [])
+        let records: Records?
+        if request != nil || response != nil {
+            records = Records(request: request, response: response)
+        } else {
+            records = nil
+        }
+        self.init(
+            requestTimestamp: requestTimestamp, responseEndTimestamp: responseEndTimestamp, records: records,
+            lostInterim: lostInterim, requestBytes: requestBytes, responseBytes: responseBytes,
+            requestBodyBytes: requestBodyBytes, responseBodyBytes: responseBodyBytes,
+            requestBodyWireBytes: requestBodyWireBytes, responseBodyWireBytes: responseBodyWireBytes,
+            requestBodyDecodedBytes: requestBodyDecodedBytes, responseBodyDecodedBytes: responseBodyDecodedBytes,
+            flags: flags, rolesSwapped: rolesSwapped)
     }
 }

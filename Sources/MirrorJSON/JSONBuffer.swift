@@ -180,9 +180,52 @@ public final class JSONBuffer {
     /// Appends `bytes` as a JSON string, quotes included: UTF-8 as `String(decoding:as:)` reads it (invalid
     /// sequences become U+FFFD), then `"`, `\` and control characters escaped.
     public func appendString(_ bytes: UnsafeRawBufferPointer) {
+        // Most strings need no escape: they are scanned and copied in one pass, a word at a time, into room made
+        // once for them and their quotes. At the first byte that needs more, the rest goes the long way.
+        let n = bytes.count
+        let target = self.reserve(n &+ 2)
+        target.storeBytes(of: UInt8(ascii: "\""), as: UInt8.self)
+        guard let source = bytes.baseAddress else {
+            target.storeBytes(of: UInt8(ascii: "\""), toByteOffset: 1, as: UInt8.self)
+            self.advance(by: 2)
+            return
+        }
+        var i = 0
+        while i &+ 8 <= n {
+            let w = source.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            if Self.special(w, nonASCII: true) != 0 { break }
+            target.storeBytes(of: w, toByteOffset: 1 &+ i, as: UInt64.self)
+            i &+= 8
+        }
+        while i < n {
+            let b = source.load(fromByteOffset: i, as: UInt8.self)
+            if b < 0x20 || b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") || b >= 0x80 { break }
+            target.storeBytes(of: b, toByteOffset: 1 &+ i, as: UInt8.self)
+            i &+= 1
+        }
+        if i == n {
+            target.storeBytes(of: UInt8(ascii: "\""), toByteOffset: 1 &+ n, as: UInt8.self)
+            self.advance(by: n &+ 2)
+            return
+        }
+        // What was copied is ASCII, so the rest escapes (and decodes) as it would have with it.
+        self.advance(by: 1 &+ i)
+        self.appendEscaped(UnsafeRawBufferPointer(start: source + i, count: n &- i))
         self.append(UInt8(ascii: "\""))
-        self.appendEscaped(bytes)
-        self.append(UInt8(ascii: "\""))
+    }
+
+    /// The high bit of each byte of `w` that needs escaping (below 0x20, `"`, `\`), or (with `nonASCII`) is 0x80 or
+    /// above (other high bits may be set past the first such byte).
+    @inline(__always)
+    private static func special(_ w: UInt64, nonASCII: Bool) -> UInt64 {
+        let low: UInt64 = 0x0101_0101_0101_0101
+        let high: UInt64 = 0x8080_8080_8080_8080
+        let control = (w &- low &* 0x20) & ~w
+        let quote = w ^ (low &* 0x22)
+        let backslash = w ^ (low &* 0x5C)
+        var special = control | ((quote &- low) & ~quote) | ((backslash &- low) & ~backslash)
+        if nonASCII { special |= w }
+        return special & high
     }
 
     /// Appends a `String` as a JSON string, quotes included.
@@ -225,16 +268,9 @@ public final class JSONBuffer {
     private static func firstSpecial(_ source: UnsafeRawPointer, from start: Int, to end: Int, nonASCII: Bool) -> Int {
         var i = start
         // Eight bytes at a time past words with none (most header values are all such words).
-        let low: UInt64 = 0x0101_0101_0101_0101
-        let high: UInt64 = 0x8080_8080_8080_8080
         while i + 8 <= end {
             let w = source.loadUnaligned(fromByteOffset: i, as: UInt64.self)
-            let control = (w &- low &* 0x20) & ~w
-            let quote = w ^ (low &* 0x22)
-            let backslash = w ^ (low &* 0x5C)
-            var special = control | ((quote &- low) & ~quote) | ((backslash &- low) & ~backslash)
-            if nonASCII { special |= w }
-            if special & high != 0 { break }
+            if Self.special(w, nonASCII: nonASCII) != 0 { break }
             i += 8
         }
         while i < end {

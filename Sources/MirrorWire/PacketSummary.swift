@@ -64,6 +64,7 @@ public struct PacketSummary: Sendable {
     public var flowSourcePort: UInt16 = 0
     public var flowDestinationPort: UInt16 = 0
 
+    @inlinable
     public init() {}
 
     public var isIP: Bool { self.ipVersion != 0 }
@@ -77,6 +78,15 @@ public struct PacketSummary: Sendable {
     @inlinable
     public init(decoding bytes: UnsafeRawBufferPointer, linkType: LinkType) throws(WireError) {
         self.init()
+        try self.decode(bytes, linkType: linkType)
+    }
+
+    /// Decodes `bytes` into this value, replacing all it held: the value `init(decoding:linkType:)` gives, built
+    /// where the caller keeps it (a summary is 184 bytes, and one returned from an initializer is copied).
+    /// - Throws: as `init(decoding:linkType:)`; the value is then unspecified.
+    @inlinable
+    public mutating func redecode(_ bytes: UnsafeRawBufferPointer, linkType: LinkType) throws(WireError) {
+        self = PacketSummary()
         try self.decode(bytes, linkType: linkType)
     }
 

@@ -55,6 +55,23 @@ import Testing
         #expect(line.hasPrefix(#"{"@timestamp":"1970-01-01T00:00:00.000000000Z","#))
     }
 
+    /// Many names, alike in their first bytes and repeated far apart: grouped by the whole name, in the order each
+    /// name first came, with a name's values in order.
+    @Test func manyHeadersAreGroupedByTheirWholeName() {
+        var headers: [(String, String)] = []
+        for i in 0..<70 { headers.append(("X-Custom-\(i % 30)", "v\(i)")) }
+        headers += [("a", "1"), ("X-Custom-Lone", "x"), ("A", "2")]
+        let line = self.line(target: "/", headers: headers)
+        var parts: [String] = []
+        for k in 0..<30 {
+            let values = (0..<70).filter { $0 % 30 == k }.map { "\"v\($0)\"" }
+            parts.append("\"x-custom-\(k)\":[" + values.joined(separator: ",") + "]")
+        }
+        parts += [#""a":["1","2"]"#, #""x-custom-lone":"x""#]
+        let expected = "\"headers\":{" + parts.joined(separator: ",") + "}"
+        #expect(line.contains(expected), "\(line)")
+    }
+
     /// Values are written from the head's bytes: escaped as JSON, and invalid UTF-8 replaced as `String` would.
     @Test func valuesAreEscapedAsTheirText() throws {
         var head = Array("GET / HTTP/1.1\r\nX-A: q\"b\\s\u{01}\tend\r\nX-B: caf\u{e9} ".utf8)

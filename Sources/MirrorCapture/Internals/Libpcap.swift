@@ -35,9 +35,17 @@ enum Libpcap {
     ///
     /// We `fopen` the file ourselves so that errno is read right after the failing call, not
     /// reconstructed from libpcap's message.
-    static func openOffline(path: String) -> Result<OpaquePointer, LibpcapOpenFailure> {
+    /// - Parameter streamBuffer: the `FILE`'s buffer (libpcap reads a record as two `fread`s, and stdio's own
+    ///   buffer is 4 KiB, one `read` per few frames). The caller keeps it until ``close(_:)``; nil keeps stdio's.
+    static func openOffline(
+        path: String, streamBuffer: UnsafeMutableRawBufferPointer? = nil
+    ) -> Result<OpaquePointer, LibpcapOpenFailure> {
         guard let file = fopen(path, "rb") else {
             return .failure(.errno(errno))
+        }
+        if let streamBuffer, let base = streamBuffer.baseAddress {
+            // Before any read, as setvbuf requires; if it fails the stream keeps its own buffer.
+            _ = setvbuf(file, base.assumingMemoryBound(to: CChar.self), _IOFBF, streamBuffer.count)
         }
         var status = stat()
         let byteCount = fstat(fileno(file), &status) == 0 ? Int(status.st_size) : nil

@@ -172,8 +172,11 @@ extension DirectionParser {
         guard var current = self.current.take() else { return }  // moved out: its record is handed on, not copied
         Self.finishDecoding(&current, self.inflater, &shared)
         let (isRequest, ordinal, info) = (current.isRequest, current.ordinal, current.info)
+        // Swapped out rather than projected from `current` (a projection copies the record, then frees `current`).
+        var record = MessageRecord(head: HTTPHead(bytes: []), startTimestamp: 0, endTimestamp: 0)
+        swap(&record, &current.record)
         if isRequest, let ordinal {
-            shared.requestCompleted(ordinal, (consume current).record, emit: emit)
+            shared.requestCompleted(ordinal, consume record, emit: emit)
             if let tunnel = shared.tunnelFrom, ordinal >= tunnel {
                 self.state = .tunnel
             } else if let info, info.isConnect || info.upgrade, ordinal >= shared.nextResponseOrdinal {
@@ -182,7 +185,7 @@ extension DirectionParser {
                 shared.holdOrdinal = ordinal
             }
         } else {
-            shared.responseCompleted(ordinal, (consume current).record, emit: emit)
+            shared.responseCompleted(ordinal, consume record, emit: emit)
         }
     }
 

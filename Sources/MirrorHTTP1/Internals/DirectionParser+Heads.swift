@@ -170,9 +170,9 @@ extension DirectionParser {
             return
         }
         if parsed.kind == .request {
-            self.requestHead(head, parsed, ts, &shared, emit)
+            self.requestHead(consume head, parsed, ts, &shared, emit)
         } else {
-            self.responseHead(head, parsed, ts, &shared, emit)
+            self.responseHead(consume head, parsed, ts, &shared, emit)
         }
     }
 
@@ -217,23 +217,26 @@ extension DirectionParser {
         }
     }
 
-    /// The record of a message whose head was just read (the head moves into it).
+    /// The record of a message whose head was just read (the head moves into it), with `interim` responses before
+    /// it and `flags` besides those of the head.
     mutating func newRecord(
-        _ head: consuming HTTPHead, _ parsed: ParsedHead, _ ts: Int64, _ shared: inout ConversationState
+        _ head: consuming HTTPHead, _ parsed: ParsedHead, _ ts: Int64, _ shared: inout ConversationState,
+        interim: [Int] = [], flags: HTTPTransactionFlags = []
     ) -> MessageRecord {
+        var flags = flags
         let invalidLines = parsed.invalidLines
-        var record = MessageRecord(head: head, startTimestamp: self.scan.startTimestamp, endTimestamp: ts)
-        record.headBytes = self.scan.length
-        if self.limits.bodyCaptureBytes > 0 { record.body = [] }
         if self.pendingUnparsed {
-            record.flags.insert(.unparsed)
+            flags.insert(.unparsed)
             self.pendingUnparsed = false
         }
         if invalidLines > 0 {
             shared.counters.parseErrors.invalidHeaderLine += invalidLines
-            record.flags.insert(.unparsed)
+            flags.insert(.unparsed)
         }
-        return record
+        // Built whole: a record built and then changed is copied on its way out.
+        return MessageRecord(
+            head: consume head, startTimestamp: self.scan.startTimestamp, endTimestamp: ts, interim: interim,
+            headBytes: self.scan.length, body: self.limits.bodyCaptureBytes > 0 ? [] : nil, flags: flags)
     }
 
     mutating func requestHead(
@@ -245,12 +248,11 @@ extension DirectionParser {
         let method = head.method
         let isHead = method.map { head.bytes(in: $0, equal: "HEAD") } ?? false
         let isConnect = method.map { head.bytes(in: $0, equal: "CONNECT") } ?? false
-        var record = self.newRecord(head, parsed, ts, &shared)
+        let record = self.newRecord(consume head, parsed, ts, &shared, flags: brokenFlags ?? [])
         let info = RequestInfo(
             methodKnown: method != nil, isHead: isHead, isConnect: isConnect, upgrade: declared.upgrade)
         let ordinal = shared.requestHeadParsed(info, emit: emit)
         self.lastRequestOrdinal = ordinal
-        if let brokenFlags { record.flags.formUnion(brokenFlags) }
         self.current = Current(
             record: consume record, isRequest: true, ordinal: ordinal, info: info, decode: .off, captureLeft: 0)
         if brokenFlags != nil { return self.finishMessage(&shared, emit) }
@@ -291,12 +293,11 @@ extension DirectionParser {
             return
         }
         shared.counters.responses += 1
-        var record = self.newRecord(head, parsed, ts, &shared)
-        record.interim = self.pendingInterim
-        record.flags.formUnion(self.pendingInterimFlags)
+        let record = self.newRecord(
+            consume head, parsed, ts, &shared, interim: self.pendingInterim,
+            flags: self.pendingInterimFlags.union(brokenFlags ?? []))
         self.pendingInterim = []
         self.pendingInterimFlags = []
-        if let brokenFlags { record.flags.formUnion(brokenFlags) }
         // Mid-stream, a response that starts before any request was seen answers one from before the capture.
         var ordinal: Int?
         var info: RequestInfo?
@@ -307,7 +308,7 @@ extension DirectionParser {
             if shared.holdOrdinal == ordinal { self.yieldRequested = true }
         }
         self.current = Current(
-            record: record, isRequest: false, ordinal: ordinal, info: info, decode: .off, captureLeft: 0)
+            record: consume record, isRequest: false, ordinal: ordinal, info: info, decode: .off, captureLeft: 0)
         if brokenFlags != nil { return self.finishMessage(&shared, emit) }
         // RFC 9112 §6.3: the request method and the status decide before any header does.
         if status == 101 || (info?.isConnect == true && status >= 200 && status < 300) {

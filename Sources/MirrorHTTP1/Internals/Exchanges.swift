@@ -256,8 +256,15 @@ struct ConversationState: Sendable {
     }
 
     private mutating func popFront(_ emit: (consuming HTTPTransaction) -> Void) {
-        var exchange = Exchange()
-        swap(&exchange, &self.exchanges[self.front])  // moved out, not copied
+        // An exchange of which nothing at all is known (both sides still open) is not a transaction. The others give
+        // up their records where they lie (an exchange is a few hundred bytes: moving it whole costs more).
+        if !self.exchanges[self.front].isUnknown {
+            self.counters.transactions += 1
+            emit(
+                Self.transaction(
+                    taking: &self.exchanges[self.front], midstream: self.midstream,
+                    rolesSwapped: self.roles[0] == .response))
+        }
         self.front += 1
         self.baseOrdinal += 1
         if self.front == self.exchanges.count {
@@ -267,45 +274,30 @@ struct ConversationState: Sendable {
             self.exchanges.removeFirst(self.front)
             self.front = 0
         }
-        // An exchange of which nothing at all is known (both sides still open) is not a transaction.
-        if exchange.isUnknown { return }
-        self.report(consume exchange, emit)
     }
 
     private mutating func report(_ exchange: consuming Exchange, _ emit: (consuming HTTPTransaction) -> Void) {
+        var exchange = exchange
         self.counters.transactions += 1
-        emit(self.transaction(consume exchange))
+        emit(Self.transaction(taking: &exchange, midstream: self.midstream, rolesSwapped: self.roles[0] == .response))
     }
 
-    private func transaction(_ exchange: consuming Exchange) -> HTTPTransaction {
-        var t = HTTPTransaction()
-        var flags: HTTPTransactionFlags = self.midstream ? .midstream : []
+    /// The transaction of `exchange`, whose records move into it.
+    private static func transaction(
+        taking exchange: inout Exchange, midstream: Bool, rolesSwapped: Bool
+    ) -> HTTPTransaction {
+        var flags: HTTPTransactionFlags = midstream ? .midstream : []
         // The records are moved into the transaction: their heads and bodies are not copied.
-        if let r = exchange.takeRequest() {
-            t.requestTimestamp = r.startTimestamp
-            t.requestBytes = r.headBytes + r.bodyWireBytes
-            t.requestBodyBytes = r.bodyBytes
-            t.requestBodyWireBytes = r.bodyWireBytes
-            t.requestBodyDecodedBytes = r.decodedBytes
-            flags.formUnion(r.flags)
-            t.request = consume r
-        } else {
-            flags.formUnion((exchange.requestLost ?? []).union(.noRequest))
-        }
-        if let r = exchange.takeResponse() {
-            t.responseEndTimestamp = r.endTimestamp
-            t.responseBytes = r.headBytes + r.bodyWireBytes
-            t.responseBodyBytes = r.bodyBytes
-            t.responseBodyWireBytes = r.bodyWireBytes
-            t.responseBodyDecodedBytes = r.decodedBytes
-            flags.formUnion(r.flags)
-            t.response = consume r
-        } else {
-            t.lostInterim = exchange.lostInterim
+        let request = exchange.takeRequest()
+        let response = exchange.takeResponse()
+        if request == nil { flags.formUnion((exchange.requestLost ?? []).union(.noRequest)) }
+        var lostInterim: [Int] = []
+        if response == nil {
+            lostInterim = exchange.lostInterim
             flags.formUnion((exchange.responseLost ?? []).union(.noResponse))
         }
-        t.flags = flags
-        t.rolesSwapped = self.roles[0] == .response
-        return t
+        // Built by an initializer, in place: a transaction built and then changed is copied on its way out.
+        return HTTPTransaction(
+            request: request, response: response, flags: flags, lostInterim: lostInterim, rolesSwapped: rolesSwapped)
     }
 }

@@ -87,14 +87,11 @@ enum HeadParser {
                 fields.append(HTTPHead.Field(name: position..<colon, value: Self.trimmed(bytes, colon + 1, end)))
             }
         }
-        var head = HTTPHead(bytes: bytes)
-        head.fields = fields
-        head.method = line.method
-        head.target = line.target
-        head.version = line.version
-        head.reason = line.reason
-        head.statusCode = line.statusCode
-        if !folds.isEmpty { Self.join(folds, into: &head) }
+        if !folds.isEmpty { Self.join(folds, bytes: &bytes, fields: &fields) }
+        // Made whole, as a constant: a head made and then changed is copied on its way out.
+        let head = HTTPHead(
+            bytes: consume bytes, fields: consume fields, method: line.method, target: line.target,
+            version: line.version, reason: line.reason, statusCode: line.statusCode)
         let parsed = ParsedHead(kind: line.kind, invalidLines: invalidLines, framing: Self.readFraming(head))
         return (head, parsed)
     }
@@ -135,19 +132,21 @@ enum HeadParser {
     }
 
     /// Appends each continued value, joined, after the head, and points its field there.
-    private static func join(_ folds: [(field: Int, start: Int, end: Int)], into head: inout HTTPHead) {
+    private static func join(
+        _ folds: [(field: Int, start: Int, end: Int)], bytes: inout [UInt8], fields: inout [HTTPHead.Field]
+    ) {
         var moved = -1  // the field whose value is already at the end (a field's folds come one after another)
         for fold in folds {
-            var value = head.fields[fold.field].value
+            var value = fields[fold.field].value
             if moved != fold.field {
                 moved = fold.field
-                let start = head.bytes.count
-                head.bytes.append(contentsOf: head.bytes[value])
-                value = start..<head.bytes.count
+                let start = bytes.count
+                bytes.append(contentsOf: bytes[value])
+                value = start..<bytes.count
             }
-            if !value.isEmpty { head.bytes.append(ASCII.space) }
-            head.bytes.append(contentsOf: head.bytes[fold.start..<fold.end])
-            head.fields[fold.field].value = value.lowerBound..<head.bytes.count
+            if !value.isEmpty { bytes.append(ASCII.space) }
+            bytes.append(contentsOf: bytes[fold.start..<fold.end])
+            fields[fold.field].value = value.lowerBound..<bytes.count
         }
     }
 
