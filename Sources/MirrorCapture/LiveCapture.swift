@@ -13,7 +13,7 @@ public struct LiveCaptureOptions: Hashable, Sendable {
     /// Bytes kept per frame. The default keeps GSO super-frames (up to 64 KiB) whole.
     public var snapshotLength = 262_144
     /// The kernel ring buffer, in bytes.
-    public var bufferBytes = 32 << 20
+    public var bufferBytes = 8 << 20
     /// Deliver each frame as it arrives instead of when a ring block fills.
     public var immediate = true
     /// A libpcap filter expression installed in the kernel; nil captures everything.

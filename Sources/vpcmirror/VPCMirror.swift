@@ -204,7 +204,7 @@ struct Attach: ParsableCommand {
     @OptionGroup var sessionsOptions: SessionsOptions
 
     @Option(name: .customLong("buffer-size"), help: "Kernel capture ring per interface and direction, in MiB.")
-    var bufferSize = 32
+    var bufferSize = 8
 
     @Option(name: .customLong("snaplen"), help: "Bytes captured per frame (the default keeps 64 KiB GSO super-frames whole).")
     var snapshotLength = 262_144
