@@ -125,8 +125,7 @@ public enum Attach {
                     continue
                 }
                 do {
-                    try slot.open(filter: { generation.prefilter(interface: i, direction: direction, options: options, linkType: $0) },
-                                  options: options.capture, linkIndex: link.index)
+                    try slot.open(generation: generation, options: options, linkIndex: link.index)
                 } catch {
                     if atStart { throw AttachError(description: error.description) }
                     options.log("\(error.description)")
@@ -138,9 +137,7 @@ public enum Attach {
     static func open(_ slot: CaptureSlot, generation: Generation, options: AttachOptions, link: NetworkInterfaceInfo, reason: String) {
         let previous = slot.linkIndex
         do {
-            try slot.open(
-                filter: { generation.prefilter(interface: slot.interfaceIndex, direction: slot.direction, options: options, linkType: $0) },
-                options: options.capture, linkIndex: link.index)
+            try slot.open(generation: generation, options: options, linkIndex: link.index)
             let why = if let previous, previous != link.index {
                 "interface re-created (index \(previous) → \(link.index)): re-attached"
             } else {
@@ -156,7 +153,7 @@ public enum Attach {
     /// holds (bounded, so that traffic arriving as fast as it is taken cannot hold up a stop or a reload).
     static func drain(_ slot: CaptureSlot, generation: Generation, options: AttachOptions, all: Bool = false) {
         let interface = slot.interfaceIndex
-        let direction: TrafficDirection = slot.direction == .received ? .ingress : .egress
+        let direction = slot.trafficDirection
         var taken = 0
         let limit = all ? Self.framesPerTurn * 1024 : Self.framesPerTurn
         while taken < limit {
@@ -245,8 +242,7 @@ public enum Attach {
             guard slot.capture != nil else { continue }
             do {
                 guard let linkType = slot.capture?.linkType else { continue }
-                try slot.capture?.setFilter(
-                    next.prefilter(interface: slot.interfaceIndex, direction: slot.direction, options: options, linkType: linkType))
+                try slot.capture?.setFilter(next.prefilter(for: slot, linkType: linkType, options: options))
             } catch {
                 options.log("\(error.description); capture paused")
                 slot.close()
@@ -280,14 +276,19 @@ final class CaptureSlot {
         self.interfaceIndex = interfaceIndex
     }
 
-    /// Opens the handle, then installs `filter(linkType)`: the expression depends on the link type, known only
-    /// once the handle is open. Frames that arrived in between are filtered too (libpcap refilters the ring).
-    func open(filter: (LinkType) -> String?, options: LiveCaptureOptions, linkIndex: Int32) throws(LiveCaptureError) {
+    /// The engine's name for the capture's direction.
+    var trafficDirection: TrafficDirection { self.direction == .received ? .ingress : .egress }
+
+    /// Opens the handle, then installs `generation`'s prefilter: the expression depends on the link type, known
+    /// only once the handle is open. Frames that arrived in between are filtered too (libpcap refilters the ring).
+    func open(generation: Generation, options: AttachOptions, linkIndex: Int32) throws(LiveCaptureError) {
         self.close()
-        var o = options
+        var o = options.capture
         o.filter = nil
         let capture = try LiveCapture(interface: self.name, direction: self.direction, options: o)
-        if let expression = filter(capture.linkType) { try capture.setFilter(expression) }
+        if let expression = generation.prefilter(for: self, linkType: capture.linkType, options: options) {
+            try capture.setFilter(expression)
+        }
         self.capture = consume capture
         self.linkIndex = linkIndex
         self.openings += 1
@@ -376,10 +377,11 @@ final class Generation {
         for s in self.senders { s.start() }
     }
 
-    func prefilter(interface: Int, direction: CaptureDirection, options: AttachOptions, linkType: LinkType) -> String? {
+    /// The kernel filter for `slot` on a `linkType` link, or nil without `--prefilter`.
+    func prefilter(for slot: CaptureSlot, linkType: LinkType, options: AttachOptions) -> String? {
         guard options.prefilter else { return nil }
         return CapturePrefilter.expression(
-            for: self.configuration, interfaceIndex: interface, direction: direction == .received ? .ingress : .egress,
+            for: self.configuration, interfaceIndex: slot.interfaceIndex, direction: slot.trafficDirection,
             vlanTags: linkType == .ethernet)
     }
 

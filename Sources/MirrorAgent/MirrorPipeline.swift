@@ -59,7 +59,7 @@ public struct MirrorPipeline: ~Copyable {
         self.policy = policy
         self.sourcePortCount = UInt64(sourcePortCount)
         let config = engine.configuration
-        self.destinations = Self.destinations(of: config)
+        self.destinations = config.endpoints
         var index: [TrafficMirrorEndpoint: UInt16] = [:]
         for (i, d) in self.destinations.enumerated() { index[d] = UInt16(i) }
         var targets: [String: TrafficMirrorTarget] = [:]
@@ -71,16 +71,6 @@ public struct MirrorPipeline: ~Copyable {
         }
         self.endpointKeys = self.destinations.map { Self.endpointKey($0) }
         self.interfaceMAC = config.networkInterfaces.map(\.macAddress)
-    }
-
-    /// Every endpoint the configuration sends to, in first-seen order.
-    public static func destinations(of config: MirrorConfiguration) -> [TrafficMirrorEndpoint] {
-        var seen = Set<TrafficMirrorEndpoint>()
-        var out: [TrafficMirrorEndpoint] = []
-        for t in config.trafficMirrorTargets {
-            for e in t.endpoints where seen.insert(e).inserted { out.append(e) }
-        }
-        return out
     }
 
     /// A stable per-endpoint salt for rendezvous hashing.

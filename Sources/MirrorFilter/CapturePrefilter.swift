@@ -40,10 +40,7 @@ public enum CapturePrefilter {
         // `less 1` matches no frame: an interface whose sessions accept nothing in this direction.
         let keep = terms.isEmpty ? "less 1" : terms.map { "(\($0))" }.joined(separator: " or ")
         var expression = vlanTags ? "(\(keep)) or vlan" : keep
-        var endpoints: [TrafficMirrorEndpoint] = []
-        for t in configuration.trafficMirrorTargets {
-            for e in t.endpoints where !endpoints.contains(e) { endpoints.append(e) }
-        }
+        let endpoints = configuration.endpoints
         if !endpoints.isEmpty {
             // Later fragments carry no ports; the engine counts them as mirror traffic too.
             let own = endpoints.map { e in

@@ -238,4 +238,15 @@ public struct MirrorConfiguration: Hashable, Sendable {
         self.neverMirrored = neverMirrored
         self.samplingSeed = samplingSeed
     }
+
+    /// Every endpoint of every target, without repeats, in first-seen order: where copies go, and so what
+    /// is never mirrored again.
+    public var endpoints: [TrafficMirrorEndpoint] {
+        var seen = Set<TrafficMirrorEndpoint>()
+        var out: [TrafficMirrorEndpoint] = []
+        for t in self.trafficMirrorTargets {
+            for e in t.endpoints where seen.insert(e).inserted { out.append(e) }
+        }
+        return out
+    }
 }

@@ -113,11 +113,7 @@ public struct TrafficMirrorEngine: Sendable {
         self.amazonDNSAddresses = configuration.neverMirrored.amazonDNSAddresses
         self.linkLocalAddresses = configuration.neverMirrored.linkLocalServiceAddresses
         self.samplingSeed = configuration.samplingSeed
-        var endpoints: [TrafficMirrorEndpoint] = []
-        for t in configuration.trafficMirrorTargets {
-            for e in t.endpoints where !endpoints.contains(e) { endpoints.append(e) }
-        }
-        self.endpoints = endpoints
+        self.endpoints = configuration.endpoints
     }
 
     public func makeCounters() -> MirrorCounters {

@@ -19,12 +19,19 @@ public enum Netlink {
 final class RouteSocket {
     let socket: OpaquePointer
 
-    init() throws(NetlinkError) {
+    /// - Parameter linkEvents: subscribe to RTNLGRP_LINK, non-blocking, for `LinkMonitor`; otherwise a socket
+    ///   for requests.
+    init(linkEvents: Bool = false) throws(NetlinkError) {
         guard let s = nl_socket_alloc() else { throw NetlinkError(description: "netlink: cannot allocate a socket") }
-        let status = nl_connect(s, NETLINK_ROUTE)
+        // Events carry no sequence numbers of ours.
+        if linkEvents { nl_socket_disable_seq_check(s) }
+        var status = nl_connect(s, NETLINK_ROUTE)
+        if status == 0 && linkEvents { status = nl_socket_add_membership(s, Int32(RTNLGRP_LINK.rawValue)) }
+        if status == 0 && linkEvents { status = nl_socket_set_nonblocking(s) }
         guard status == 0 else {
             nl_socket_free(s)
-            throw NetlinkError(description: "netlink: connect: \(Self.message(status))")
+            let doing = linkEvents ? "subscribing to link events" : "connect"
+            throw NetlinkError(description: "netlink: \(doing): \(Self.message(status))")
         }
         self.socket = s
     }
@@ -98,7 +105,7 @@ final class RouteSocket {
 /// then call `changes()`, which reads the pending events and answers with what changed since the last call
 /// by comparing fresh listings, so no event format detail can be missed.
 public final class LinkMonitor {
-    private let events: OpaquePointer
+    private let events: RouteSocket
     private let query: RouteSocket
     private var known: [String: NetworkInterfaceInfo]
 
@@ -111,28 +118,14 @@ public final class LinkMonitor {
     }
 
     public init() throws(NetlinkError) {
-        guard let s = nl_socket_alloc() else { throw NetlinkError(description: "netlink: cannot allocate a socket") }
-        // Events carry no sequence numbers of ours.
-        nl_socket_disable_seq_check(s)
-        var status = nl_connect(s, NETLINK_ROUTE)
-        if status == 0 { status = nl_socket_add_membership(s, Int32(RTNLGRP_LINK.rawValue)) }
-        if status == 0 { status = nl_socket_set_nonblocking(s) }
-        guard status == 0 else {
-            nl_socket_free(s)
-            throw NetlinkError(description: "netlink: subscribing to link events: \(RouteSocket.message(status))")
-        }
-        self.events = s
+        self.events = try RouteSocket(linkEvents: true)
         self.query = try RouteSocket()
         self.known = [:]
         for i in try self.query.interfaces() { self.known[i.name] = i }
     }
 
-    deinit {
-        nl_socket_free(self.events)
-    }
-
     /// The event socket's descriptor, for poll.
-    public var fileDescriptor: Int32 { nl_socket_get_fd(self.events) }
+    public var fileDescriptor: Int32 { nl_socket_get_fd(self.events.socket) }
 
     /// The interfaces as last listed.
     public var interfaces: [String: NetworkInterfaceInfo] { self.known }
@@ -140,7 +133,7 @@ public final class LinkMonitor {
     /// Reads pending events and returns the changes since the last call (empty when none).
     public func changes() throws(NetlinkError) -> [Change] {
         // Drain: the messages themselves are not needed, only that something happened.
-        while nl_recvmsgs_default(self.events) >= 0 {}
+        while nl_recvmsgs_default(self.events.socket) >= 0 {}
         let now = try self.query.interfaces()
         var out: [Change] = []
         var seen = Set<String>()

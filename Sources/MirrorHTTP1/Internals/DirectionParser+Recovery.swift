@@ -136,14 +136,8 @@ extension DirectionParser {
             self.holdEvents.append(.gap(length: length, truncated: truncated, timestamp: ts))
             return
         }
-        if case .probe(let framing, _) = self.state {
-            // Undecided: the bytes so far are body (a gap cannot start the next response's status line here).
-            self.state = framing.state
-            let probed = self.lineBuffer
-            self.lineBuffer.removeAll(keepingCapacity: true)
-            self.feed(probed, ts, &shared, emit)
-            self.drainPending(&shared, emit)
-        }
+        // Undecided: the bytes so far are body (a gap cannot start the next response's status line here).
+        self.settleProbe(ts, &shared, emit)
         let flags = self.gapFlag.union(truncated ? .truncated : [])
         switch self.state {
         case .idle:
@@ -216,15 +210,19 @@ extension DirectionParser {
         }
     }
 
+    /// Ends an undecided probe: the bytes held while probing are fed as the body they turned out to be.
+    mutating func settleProbe(_ ts: Int64, _ shared: inout ConversationState, _ emit: Emit) {
+        guard case .probe(let framing, _) = self.state else { return }
+        self.state = framing.state
+        let probed = self.lineBuffer
+        self.lineBuffer.removeAll(keepingCapacity: true)
+        self.feed(probed, ts, &shared, emit)
+        self.drainPending(&shared, emit)
+    }
+
     /// The direction ended (FIN): a close-delimited body is complete; anything else open is cut.
     mutating func end(_ ts: Int64, _ shared: inout ConversationState, _ emit: Emit) {
-        if case .probe(let framing, _) = self.state {
-            self.state = framing.state
-            let probed = self.lineBuffer
-            self.lineBuffer.removeAll(keepingCapacity: true)
-            self.feed(probed, ts, &shared, emit)
-            self.drainPending(&shared, emit)
-        }
+        self.settleProbe(ts, &shared, emit)
         switch self.state {
         case .hold:
             self.holdEvents.append(.end(timestamp: ts))
