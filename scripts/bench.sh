@@ -117,7 +117,7 @@ with open(dst, "wb") as out:
 PY
     size=$(stat -c %s "$big")
     time_of() { local t0 t1; t0=$(date +%s.%N); "$@" > /dev/null 2>&1; t1=$(date +%s.%N); python3 -c "print($t1 - $t0)"; }
-    : > "$work/c-ours"; : > "$work/c-flow"; : > "$work/c-read"; : > "$work/c-rss"
+    : > "$work/c-ours"; : > "$work/c-one"; : > "$work/c-flow"; : > "$work/c-read"; : > "$work/c-rss"
     for r in $(seq "$rounds"); do
         time_of tcpdump -r "$big" -w /dev/null >> "$work/c-read"
         rm -rf "$work/flow"; mkdir -p "$work/flow"
@@ -125,11 +125,13 @@ PY
         /usr/bin/time -f "%M" -o "$work/ctime" "$bin" collect --read "$big" --output "$work/lines.json" 2> "$work/collect.err" || true
         cat "$work/ctime" >> "$work/c-rss"
         time_of "$bin" collect --read "$big" --output /dev/null >> "$work/c-ours"
+        time_of "$bin" collect --read "$big" --workers 1 --output /dev/null >> "$work/c-one"
     done
-    ours=$(median < "$work/c-ours"); flow=$(median < "$work/c-flow"); readonly_=$(median < "$work/c-read")
+    ours=$(median < "$work/c-ours"); one=$(median < "$work/c-one"); flow=$(median < "$work/c-flow"); readonly_=$(median < "$work/c-read")
     rss=$(sort -n "$work/c-rss" | tail -1)
     printf 'collect input: %s MiB (%s frames), %s HTTP exchanges written\n' "$((size / 1048576))" "$((frames * loops))" "$(wc -l < "$work/lines.json")"
-    printf 'vpcmirror collect --read:  %8.3f s  (peak RSS %d MiB)\n' "$ours" "$((rss / 1024))"
+    printf 'vpcmirror collect --read:  %8.3f s  (default --workers: %s; peak RSS %d MiB)\n' "$ours" "$(python3 -c 'import os; print(min(4, len(os.sched_getaffinity(0))))')" "$((rss / 1024))"
+    printf '  the same, --workers 1:   %8.3f s\n' "$one"
     printf 'tcpflow -e http:           %8.3f s\n' "$flow"
     printf 'libpcap read only:         %8.3f s  (tcpdump -r FILE -w /dev/null)\n' "$readonly_"
     python3 -c "print(f'collect vs tcpflow: {$flow / $ours:.2f}x faster (target >= 5x); vs reading alone: {$ours / $readonly_:.2f}x the time (target <= 2.5x)')"

@@ -18,6 +18,10 @@ public struct CollectOptions: Sendable {
     /// For `--listen`: stop after this many seconds (tests, demos); nil runs until SIGINT/SIGTERM.
     public var duration: Double? = nil
     public var reusePort = true
+    /// Collectors that share the connections of `--read` files, each on a thread of its own (1: analyse on the
+    /// calling thread). Not used with `listen`. The output is the same for any number unless a limit is reached,
+    /// since each collector gets that share of the connection table and memcap.
+    public var workers = 1
     public init() {}
 }
 
@@ -77,6 +81,31 @@ final class LineWriter {
         collector.takeOutput { self.write($0) }
     }
 
+    /// Writes `pieces` one after another, with as few system calls as `writev` allows.
+    func write(_ pieces: [UnsafeRawBufferPointer]) {
+        var i = 0
+        while i < pieces.count {
+            let group = pieces[i..<min(pieces.count, i + 512)]
+            var vectors = group.map { iovec(iov_base: UnsafeMutableRawPointer(mutating: $0.baseAddress), iov_len: $0.count) }
+            let total = group.reduce(0) { $0 + $1.count }
+            let n = vectors.withUnsafeMutableBufferPointer { writev(self.fd, $0.baseAddress, Int32($0.count)) }
+            if n != total {
+                // A short write (or an error): finish the group piece by piece from where it stopped.
+                var done = max(0, n)
+                for piece in group {
+                    if done >= piece.count {
+                        done -= piece.count
+                        continue
+                    }
+                    self.write(UnsafeRawBufferPointer(rebasing: piece[done...]))
+                    done = 0
+                }
+            }
+            _ = vectors
+            i += group.count
+        }
+    }
+
     /// Writes `bytes` whole (retrying on EINTR and short writes); stops at the first other error.
     func write(_ bytes: UnsafeRawBufferPointer) {
         guard let base = bytes.baseAddress else { return }
@@ -96,75 +125,100 @@ final class LineWriter {
     }
 }
 
-/// Frames read ahead on a thread of their own, so that reading the file (libpcap's copies, the kernel's) overlaps
-/// analysing the frames read before. Copied frames go in batches round a fixed set of buffers: memory stays bounded
-/// and nothing is allocated per frame. Batches come out in file order, so the output is the same.
-final class ReadAhead: @unchecked Sendable {
+/// A batch of frames whose bytes stay valid until the batch is given back: frames in a mapped file, or frames
+/// copied one after another into the batch's own buffer by the read-ahead thread. Nothing is allocated per frame.
+/// `@unchecked Sendable`: a batch has one writer at a time, and is only read while others hold it.
+final class FrameBatch: @unchecked Sendable {
     struct Frame {
+        /// The frame's bytes in a mapped file; nil: at `offset` in the batch's buffer.
+        var start: UnsafeRawPointer?
         var offset: Int
         var length: Int
         var timestamp: Int64
         var linkType: LinkType
     }
 
-    /// Frames copied one after another; the last batch of a file says so, with the error that ended it if any.
-    /// `@unchecked Sendable`: a batch has one owner at a time, handed over through the queues' lock.
-    final class Batch: @unchecked Sendable {
-        /// A batch is handed over once this much is in it.
-        static let targetBytes = 1 << 20
-        private(set) var storage: UnsafeMutableRawPointer
-        private var capacity = Batch.targetBytes
-        private var used = 0
-        private(set) var frames: [Frame] = []
-        fileprivate(set) var isLast = false
-        fileprivate(set) var error: CaptureError?
+    /// A batch is handed over once this much is in it.
+    static let targetBytes = 1 << 20
+    private(set) var storage: UnsafeMutableRawPointer
+    private var capacity: Int
+    private var used = 0
+    private(set) var frames: [Frame] = []
+    /// For mapped frames: where the file's next record starts (what is below may be released once the batch is done).
+    var endOffset = 0
+    var isLast = false
+    var error: CaptureError?
 
-        init() {
-            self.storage = .allocate(byteCount: self.capacity, alignment: 16)
-            self.frames.reserveCapacity(1 << 12)
-        }
+    /// Filled by the read-ahead thread (copies), else by a mapped file (frames in place).
+    let isCopy: Bool
 
-        deinit { self.storage.deallocate() }
-
-        var isFull: Bool { self.used >= Batch.targetBytes }
-
-        fileprivate func reset() {
-            self.used = 0
-            self.frames.removeAll(keepingCapacity: true)
-            self.isLast = false
-            self.error = nil
-        }
-
-        fileprivate func append(_ frame: CapturedFrame) {
-            let n = frame.bytes.count
-            if self.used + n > self.capacity {
-                // Only a frame larger than what is left of the target: the buffer grows, offsets stay valid.
-                let capacity = max(self.capacity * 2, self.used + n)
-                let storage = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 16)
-                storage.copyMemory(from: self.storage, byteCount: self.used)
-                self.storage.deallocate()
-                (self.storage, self.capacity) = (storage, capacity)
-            }
-            if let base = frame.bytes.baseAddress { (self.storage + self.used).copyMemory(from: base, byteCount: n) }
-            self.frames.append(
-                Frame(offset: self.used, length: n, timestamp: frame.timestampNanoseconds, linkType: frame.linkType))
-            self.used += n
-        }
+    init(isCopy: Bool) {
+        self.isCopy = isCopy
+        self.capacity = isCopy ? FrameBatch.targetBytes : 16
+        self.storage = .allocate(byteCount: self.capacity, alignment: 16)
+        self.frames.reserveCapacity(1 << 12)
     }
 
+    deinit { self.storage.deallocate() }
+
+    var isFull: Bool { self.used >= FrameBatch.targetBytes || self.frames.count >= 1 << 12 }
+
+    func reset() {
+        self.used = 0
+        self.frames.removeAll(keepingCapacity: true)
+        self.isLast = false
+        self.error = nil
+        self.endOffset = 0
+    }
+
+    @inline(__always)
+    func bytes(_ frame: Frame) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: (frame.start ?? UnsafeRawPointer(self.storage)) + frame.offset, count: frame.length)
+    }
+
+    /// A frame that stays where it is (in a mapped file).
+    func appendInPlace(_ frame: CapturedFrame) {
+        self.frames.append(
+            Frame(start: frame.bytes.baseAddress, offset: 0, length: frame.bytes.count,
+                  timestamp: frame.timestampNanoseconds, linkType: frame.linkType))
+        self.used += frame.bytes.count
+    }
+
+    /// A frame copied into the batch's buffer.
+    func appendCopy(_ frame: CapturedFrame) {
+        let n = frame.bytes.count
+        if self.used + n > self.capacity {
+            // Only a frame larger than what is left of the target: the buffer grows, offsets stay valid.
+            let capacity = max(self.capacity * 2, self.used + n)
+            let storage = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 16)
+            storage.copyMemory(from: self.storage, byteCount: self.used)
+            self.storage.deallocate()
+            (self.storage, self.capacity) = (storage, capacity)
+        }
+        if let base = frame.bytes.baseAddress { (self.storage + self.used).copyMemory(from: base, byteCount: n) }
+        self.frames.append(
+            Frame(start: nil, offset: self.used, length: n, timestamp: frame.timestampNanoseconds, linkType: frame.linkType))
+        self.used += n
+    }
+}
+
+/// Frames read ahead on a thread of their own, so that reading the file (libpcap's copies, the kernel's) overlaps
+/// analysing the frames read before. Batches go round a fixed set, so memory stays bounded, and come out in file
+/// order, so the output is the same.
+final class ReadAhead: @unchecked Sendable {
     /// The reader, owned by the reading thread once it starts.
     private final class ReaderBox: @unchecked Sendable {
         var reader: CaptureFileReader
         init(_ reader: consuming CaptureFileReader) { self.reader = reader }
     }
 
-    private let queues = Mutex<(free: [Batch], ready: [Batch])>(([], []))
+    private let queues = Mutex<(free: [FrameBatch], ready: [FrameBatch])>(([], []))
     private let readySignal = DispatchSemaphore(value: 0)
     private let freeSignal: DispatchSemaphore
 
-    init(_ reader: consuming CaptureFileReader, batches: Int = 4) {
+    init(_ reader: consuming CaptureFileReader, batches: Int) {
         self.freeSignal = DispatchSemaphore(value: batches)
-        self.queues.withLock { $0.free = (0..<batches).map { _ in Batch() } }
+        self.queues.withLock { $0.free = (0..<batches).map { _ in FrameBatch(isCopy: true) } }
         let box = ReaderBox(reader)
         let thread = Thread { [self] in self.read(box) }
         thread.name = "vpcmirror read-ahead"
@@ -177,7 +231,7 @@ final class ReadAhead: @unchecked Sendable {
             let batch = self.queues.withLock { $0.free.removeLast() }
             batch.reset()
             do {
-                while !batch.isFull, try box.reader.next({ batch.append($0) }) != nil {}
+                while !batch.isFull, try box.reader.next({ batch.appendCopy($0) }) != nil {}
                 batch.isLast = !batch.isFull
             } catch {
                 batch.error = error
@@ -190,15 +244,92 @@ final class ReadAhead: @unchecked Sendable {
     }
 
     /// The next batch, in file order (waits for it).
-    func next() -> Batch {
+    func next() -> FrameBatch {
         self.readySignal.wait()
         return self.queues.withLock { $0.ready.removeFirst() }
     }
 
     /// Gives a batch back once its frames are analysed.
-    func recycle(_ batch: Batch) {
+    func recycle(_ batch: FrameBatch) {
         self.queues.withLock { $0.free.append(batch) }
         self.freeSignal.signal()
+    }
+}
+
+/// The frames of one capture file in batches, in file order. Classic pcap is mapped and read in place (no copy,
+/// no thread); pcapng, and a pcap file from the first record libpcap must read its own way, go through libpcap on
+/// the read-ahead thread. At most `batches` batches are out at once; give each back (``recycle(_:)``), in order,
+/// before the source goes.
+final class FrameSource {
+    private var mapped: MappedPcapFile?
+    /// Until the map ends irregularly: the libpcap reader, which has read the header only.
+    private var reader: CaptureFileReader?
+    private var readAhead: ReadAhead?
+    private var free: [FrameBatch] = []
+    private let batches: Int
+
+    init(path: String, batches: Int) throws(CollectError) {
+        let reader: CaptureFileReader
+        do {
+            reader = try CaptureFileReader(path: path)
+        } catch {
+            throw CollectError(description: error.description)
+        }
+        self.batches = batches
+        self.mapped = MappedPcapFile.open(path: path, linkType: reader.linkType, snapshotLength: reader.snapshotLength)
+        if self.mapped?.framesRead == nil {
+            self.readAhead = ReadAhead(reader, batches: batches)
+        } else {
+            self.reader = consume reader
+            self.free = (0..<batches).map { _ in FrameBatch(isCopy: false) }
+        }
+    }
+
+    /// The next batch (the last one says so, with the error that ended the file if any).
+    func next() -> FrameBatch {
+        if let readAhead = self.readAhead { return readAhead.next() }
+        let batch = self.free.removeLast()
+        batch.reset()
+        while !batch.isFull {
+            switch self.mapped?.next() ?? .endOfFile {
+            case .frame(let frame):
+                batch.appendInPlace(frame)
+            case .endOfFile:
+                batch.isLast = true
+                batch.endOffset = self.mapped?.nextRecordOffset ?? 0
+                return batch
+            case .irregular:
+                // libpcap goes on from this record, with its own rules and messages.
+                batch.endOffset = self.mapped?.nextRecordOffset ?? 0
+                self.handOver(skipping: self.mapped?.framesRead ?? 0, batch)
+                return batch
+            }
+        }
+        batch.endOffset = self.mapped?.nextRecordOffset ?? 0
+        return batch
+    }
+
+    private func handOver(skipping count: Int, _ batch: FrameBatch) {
+        var reader = self.reader.take()!
+        do {
+            for _ in 0..<count { _ = try reader.next { _ in } }
+        } catch {
+            batch.error = error
+            batch.isLast = true
+            return
+        }
+        // The batches still out go back to `free`; the read-ahead thread has its own.
+        self.readAhead = ReadAhead(reader, batches: self.batches)
+    }
+
+    /// Gives a batch back; the mapped pages below it are released.
+    func recycle(_ batch: FrameBatch) {
+        if batch.isCopy {
+            self.readAhead?.recycle(batch)
+            return
+        }
+        self.mapped?.release(below: batch.endOffset)
+        self.free.append(batch)
     }
 }
 
@@ -208,26 +339,29 @@ nonisolated(unsafe) var stopRequested: sig_atomic_t = 0
 public enum Collect {
     public static func run(options: CollectOptions) throws(CollectError) -> CollectReport {
         let writer = try LineWriter(path: options.output)
-        var collector = Collector(options: options.collector)
+        // Every file is checked before any is read, so a bad path fails before anything is written.
         for path in options.readFiles {
-            let reader: CaptureFileReader
             do {
-                reader = try CaptureFileReader(path: path)
+                _ = try CaptureFileReader(path: path)
             } catch {
                 throw CollectError(description: error.description)
             }
-            // Reading (on the read-ahead thread) overlaps analysing (here).
-            let readAhead = ReadAhead(reader)
+        }
+        if options.workers > 1 && options.listen.isEmpty && !options.readFiles.isEmpty {
+            let collectors = try SharedRead.run(options: options, writer: writer)
+            return CollectReport(collectors)
+        }
+        var collector = Collector(options: options.collector)
+        for path in options.readFiles {
+            let source = try FrameSource(path: path, batches: 4)
             while true {
-                let batch = readAhead.next()
+                let batch = source.next()
                 for frame in batch.frames {
-                    collector.process(
-                        frame: UnsafeRawBufferPointer(start: batch.storage + frame.offset, count: frame.length),
-                        linkType: frame.linkType, timestamp: frame.timestamp)
+                    collector.process(frame: batch.bytes(frame), linkType: frame.linkType, timestamp: frame.timestamp)
                 }
                 if collector.pendingOutputByteCount >= LineWriter.batchBytes { writer.flush(&collector) }
                 let (last, error) = (batch.isLast, batch.error)
-                readAhead.recycle(batch)
+                source.recycle(batch)
                 if let error {
                     collector.finish()
                     writer.flush(&collector)
@@ -274,9 +408,187 @@ public enum Collect {
         }
         collector.finish()
         writer.flush(&collector)
-        return CollectReport(
-            frames: collector.decapsulator.counters.frames, decapsulation: collector.decapsulator.counters,
-            outerFragmentsReassembled: collector.decapsulator.outerFragments.counters.reassembled,
-            collector: collector.counters, reassembly: collector.reassembler.counters, lines: collector.counters.transactions)
+        return CollectReport([collector])
+    }
+}
+
+extension CollectReport {
+    /// The counters of collectors that shared one input: what each saw of every frame from the first, what each
+    /// did with its own connections summed.
+    init(_ collectors: [Collector]) {
+        let first = collectors[0]
+        var counters = first.counters
+        var reassembly = ReassemblyCounters()
+        counters.transactions = 0
+        counters.emptyExchanges = 0
+        counters.flags = [:]
+        for c in collectors {
+            counters.transactions += c.counters.transactions
+            counters.emptyExchanges += c.counters.emptyExchanges
+            counters.flags.merge(c.counters.flags, uniquingKeysWith: +)
+            reassembly.add(c.reassembler.counters)
+        }
+        self.init(
+            frames: first.decapsulator.counters.frames, decapsulation: first.decapsulator.counters,
+            outerFragmentsReassembled: first.decapsulator.outerFragments.counters.reassembled,
+            collector: counters, reassembly: reassembly, lines: counters.transactions)
+    }
+}
+
+/// `collect --read` with several collectors, one thread each, sharing the connections (``CollectorOptions/shareCount``).
+/// Every collector sees every batch of frames; each writes the lines of its own connections, noting where they
+/// belong (``OutputRun``), and this thread merges them batch by batch into the order one collector would have
+/// written, so the output does not depend on the number of workers.
+enum SharedRead {
+    /// Lines of one worker for one batch (or for the end), with their places.
+    struct Chunk: @unchecked Sendable {
+        var bytes: UnsafeMutableRawBufferPointer
+        var runs: [OutputRun]
+    }
+
+    enum Message: @unchecked Sendable {
+        case batch(FrameBatch)
+        case end
+    }
+
+    final class Worker: @unchecked Sendable {
+        var collector: Collector
+        let inbox = Mutex<[Message]>([])
+        let inboxSignal = DispatchSemaphore(value: 0)
+        let outbox = Mutex<[Chunk]>([])
+        let results: DispatchSemaphore
+
+        init(collector: Collector, results: DispatchSemaphore) {
+            self.collector = collector
+            self.results = results
+        }
+
+        func send(_ message: Message) {
+            self.inbox.withLock { $0.append(message) }
+            self.inboxSignal.signal()
+        }
+
+        func run() {
+            while true {
+                self.inboxSignal.wait()
+                let message = self.inbox.withLock { $0.removeFirst() }
+                switch message {
+                case .batch(let batch):
+                    for frame in batch.frames {
+                        self.collector.process(
+                            frame: batch.bytes(frame), linkType: frame.linkType, timestamp: frame.timestamp)
+                    }
+                    self.publish()
+                case .end:
+                    self.collector.finish()
+                    self.publish()
+                    return
+                }
+            }
+        }
+
+        private func publish() {
+            var chunk = Chunk(bytes: .init(start: nil, count: 0), runs: [])
+            self.collector.takeOutput { bytes, runs in
+                if bytes.count > 0 {
+                    chunk.bytes = .allocate(byteCount: bytes.count, alignment: 1)
+                    chunk.bytes.copyMemory(from: bytes)
+                }
+                chunk.runs = runs
+            }
+            self.outbox.withLock { $0.append(chunk) }
+            self.results.signal()
+        }
+    }
+
+    /// Batches handed out and not yet merged.
+    static let batchesInFlight = 4
+
+    static func run(options: CollectOptions, writer: LineWriter) throws(CollectError) -> [Collector] {
+        let results = DispatchSemaphore(value: 0)
+        let workers = (0..<options.workers).map { i in
+            var o = options.collector
+            o.shareIndex = i
+            o.shareCount = options.workers
+            // Each gets its share of the bounds, so together they hold what one collector would.
+            o.reassembly.maxConnections = max(1, o.reassembly.maxConnections / options.workers)
+            o.reassembly.memcapBytes = max(1, o.reassembly.memcapBytes / options.workers)
+            return Worker(collector: Collector(options: o), results: results)
+        }
+        for (i, worker) in workers.enumerated() {
+            let thread = Thread { worker.run() }
+            thread.name = "vpcmirror collect \(i)"
+            thread.stackSize = 8 << 20
+            thread.start()
+        }
+        // Merges the next chunk of every worker into the output.
+        func merge() {
+            var chunks: [Chunk] = []
+            while true {
+                chunks = []
+                for w in workers {
+                    guard let c = w.outbox.withLock({ $0.first }) else { break }
+                    chunks.append(c)
+                }
+                if chunks.count == workers.count { break }
+                results.wait()
+            }
+            for w in workers { w.outbox.withLock { _ = $0.removeFirst() } }
+            var pieces: [UnsafeRawBufferPointer] = []
+            var next = [Int](repeating: 0, count: chunks.count)
+            while true {
+                var best: Int? = nil
+                for (i, c) in chunks.enumerated() where next[i] < c.runs.count {
+                    if let b = best {
+                        let x = c.runs[next[i]], y = chunks[b].runs[next[b]]
+                        if (x.major, x.minor) < (y.major, y.minor) { best = i }
+                    } else {
+                        best = i
+                    }
+                }
+                guard let b = best else { break }
+                let runs = chunks[b].runs
+                let start = runs[next[b]].start
+                let end = next[b] + 1 < runs.count ? runs[next[b] + 1].start : chunks[b].bytes.count
+                pieces.append(UnsafeRawBufferPointer(rebasing: chunks[b].bytes[start..<end]))
+                next[b] += 1
+            }
+            writer.write(pieces)
+            for c in chunks where c.bytes.baseAddress != nil { c.bytes.deallocate() }
+        }
+        var failure: CollectError? = nil
+        files: for path in options.readFiles {
+            let source: FrameSource
+            do {
+                source = try FrameSource(path: path, batches: Self.batchesInFlight + 1)
+            } catch {
+                failure = error
+                break
+            }
+            var inFlight: [FrameBatch] = []
+            while true {
+                let batch = source.next()
+                for w in workers { w.send(.batch(batch)) }
+                inFlight.append(batch)
+                if inFlight.count >= Self.batchesInFlight {
+                    merge()
+                    source.recycle(inFlight.removeFirst())
+                }
+                if batch.isLast {
+                    if let error = batch.error { failure = CollectError(description: error.description) }
+                    break
+                }
+            }
+            // The source's batches point into it: all of them come back before it goes.
+            while !inFlight.isEmpty {
+                merge()
+                source.recycle(inFlight.removeFirst())
+            }
+            if failure != nil { break files }
+        }
+        for w in workers { w.send(.end) }
+        merge()
+        if let failure { throw failure }
+        return workers.map(\.collector)
     }
 }

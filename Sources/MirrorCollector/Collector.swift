@@ -11,7 +11,28 @@ public struct CollectorOptions: Sendable {
     public var http = HTTP1Limits()
     /// VNI → TrafficMirrorSessionId, from a sessions file.
     public var sessionsByVNI: [UInt32: String] = [:]
+    /// Several collectors may share one input, each analysing the TCP connections of its share
+    /// (``MirrorReassembly/ConnectionShares``, which every copy decides alike): this one takes share `shareIndex` of
+    /// `shareCount`. Each still decapsulates and decodes every frame (so those counters are the same in all) and
+    /// keeps the time; with more than one share it notes where each line belongs among the others'
+    /// (``Collector/takeOutput(_:)``).
+    public var shareIndex = 0
+    public var shareCount = 1
     public init() {}
+}
+
+/// Where the lines of one place in the input start in a collector's output. Places are ordered by
+/// (`major`, `minor`); merging the outputs of collectors that share an input by place gives the lines one
+/// collector would have written, in its order.
+public struct OutputRun: Hashable, Sendable {
+    /// Twice the frame's ordinal, plus 1 for lines of the frame itself rather than of the idle sweep before it;
+    /// `UInt64.max` for the lines written at the end.
+    public var major: UInt64
+    /// In a sweep or at the end: the ordinal of the frame that last touched (sweep) or opened (end) the
+    /// connection.
+    public var minor: UInt64
+    /// Offset of the run's first line in the output taken.
+    public var start: Int
 }
 
 /// What the collector counted, besides its parts' own counters.
@@ -58,8 +79,15 @@ public struct Collector {
 
     /// Hands the output written so far (whole lines, each ending in a newline) to `body`, then forgets it.
     public mutating func takeOutput(_ body: (UnsafeRawBufferPointer) -> Void) {
-        self.analysis.delegate.output.withBytes(body)
-        self.analysis.delegate.output.removeAll()
+        self.takeOutput { bytes, _ in body(bytes) }
+    }
+
+    /// As above, with where each run of lines belongs among other collectors' (empty with one share).
+    public mutating func takeOutput(_ body: (UnsafeRawBufferPointer, [OutputRun]) -> Void) {
+        let sink = self.analysis.delegate.sink
+        sink.output.withBytes { body($0, sink.runs) }
+        sink.output.removeAll()
+        sink.runs.removeAll(keepingCapacity: true)
     }
 
     /// One captured frame (`--read`): VXLAN is unwrapped, other frames are analysed as they are.
@@ -101,6 +129,7 @@ public struct Collector {
 
     /// End of input (end of files, SIGINT, SIGTERM): every open exchange is written, flagged as it stands.
     public mutating func finish() {
+        self.analysis.delegate.sink.major = .max
         self.analysis.reassembler.closeAll(timestamp: self.analysis.now, delegate: &self.analysis.delegate)
     }
 }
@@ -111,6 +140,11 @@ struct Analysis {
     var innerFragments = IPv4Defragmenter()
     var delegate: Conversations
     var now: Int64 = 0
+    /// Frames (or datagrams) so far: the ordinal of the current one.
+    var ordinal: UInt64 = 0
+    let shareIndex: Int
+    /// With several shares: which takes each connection.
+    var shares: ConnectionShares
     var sinceExpiry = 0
     var analysed = 0
     var notTCP = 0
@@ -119,6 +153,12 @@ struct Analysis {
     init(options: CollectorOptions) {
         self.reassembler = TCPReassembler(limits: options.reassembly)
         self.delegate = Conversations(http: options.http, sessionsByVNI: options.sessionsByVNI)
+        // Every share's bound, since the shares are decided over all connections.
+        self.shares = ConnectionShares(
+            count: options.shareCount, limits: options.reassembly,
+            maxKeys: 2 * max(1, options.shareCount) * max(512, options.reassembly.maxConnections))
+        self.shareIndex = min(max(0, options.shareIndex), self.shares.count - 1)
+        self.delegate.sink.recordsRuns = self.shares.count > 1
     }
 
     var counters: CollectorCounters {
@@ -134,18 +174,23 @@ struct Analysis {
 
     mutating func tick(_ timestamp: Int64) {
         if timestamp > self.now { self.now = timestamp }
+        self.ordinal += 1
         self.sinceExpiry += 1
         // Idle expiry every 4096 frames keeps the cost per frame small and the result independent of batching.
         if self.sinceExpiry >= 4096 {
             self.sinceExpiry = 0
+            self.delegate.sink.major = self.ordinal &* 2
             self.expire(now: self.now)
         }
+        self.delegate.sink.major = self.ordinal &* 2 &+ 1
+        self.delegate.sink.minor = 0
     }
 
     mutating func expire(now: Int64) {
         self.now = max(self.now, now)
         self.reassembler.expire(now: self.now, delegate: &self.delegate)
         self.innerFragments.expire(now: self.now)
+        if self.shares.count > 1 { self.shares.expire(clock: self.now) }
     }
 
     /// A mirrored frame, not decoded yet (the inner frame of VXLAN).
@@ -196,7 +241,14 @@ struct Analysis {
         let key = ConnectionKey(
             vni: vni ?? Conversations.noVNI, outerVLAN: vlans.2 > 0 ? vlans.0 : 0, innerVLAN: vlans.2 > 1 ? vlans.1 : 0,
             source: s.source, sourcePort: s.sourcePort, destination: s.destination, destinationPort: s.destinationPort)
-        self.reassembler.process(s, frame: frame, key: key, timestamp: timestamp, delegate: &self.delegate)
+        if self.shares.count > 1,
+            self.shares.share(of: key, frameBytes: frame.count, clock: self.now) != self.shareIndex
+        {
+            return
+        }
+        self.reassembler.process(
+            s, frame: frame, key: key, timestamp: timestamp, ordinal: self.ordinal, clock: self.now,
+            delegate: &self.delegate)
     }
 }
 
@@ -302,6 +354,10 @@ struct Conversations: ReassemblyDelegate {
         }
     }
 
+    mutating func sweeping(_ id: ConnectionID, order: UInt64) {
+        self.sink.minor = order
+    }
+
     mutating func closed(_ id: ConnectionID, reason: CloseReason, timestamp: Int64) {
         guard let lines = self.lines(id) else { return }
         let sink = self.unretainedSink
@@ -357,6 +413,11 @@ final class LineSink {
     @exclusivity(unchecked) var emptyExchanges = 0
     /// Exchanges by flag, in the order of `HTTPTransactionFlags.all`.
     @exclusivity(unchecked) var flagTotals = [Int](repeating: 0, count: HTTPTransactionFlags.all.count)
+    /// With several shares: where the lines written now belong (see ``OutputRun``), and the runs so far.
+    @exclusivity(unchecked) var recordsRuns = false
+    @exclusivity(unchecked) var major: UInt64 = 0
+    @exclusivity(unchecked) var minor: UInt64 = 0
+    @exclusivity(unchecked) var runs: [OutputRun] = []
 
     func write(_ t: consuming HTTPTransaction, _ lines: ConnectionLines) {
         guard t.hasRequestMethod || t.hasStatusCode || t.requestBytes != nil || t.responseBytes != nil else {
@@ -368,6 +429,9 @@ final class LineSink {
             for (i, entry) in HTTPTransactionFlags.all.enumerated() where t.flags.contains(entry.flag) {
                 self.flagTotals[i] += 1
             }
+        }
+        if self.recordsRuns, self.runs.last.map({ $0.major != self.major || $0.minor != self.minor }) ?? true {
+            self.runs.append(OutputRun(major: self.major, minor: self.minor, start: self.output.count))
         }
         // The side that sent requests is the client, whatever the TCP handshake (or its absence) suggested.
         ECSFormatter.write(t, on: t.rolesSwapped ? lines.swapped : lines.plain, into: self.output)

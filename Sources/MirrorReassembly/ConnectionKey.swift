@@ -67,6 +67,30 @@ public struct ConnectionKey: Hashable, Sendable, CustomStringConvertible {
         hasher.combine(self.upper.low)
     }
 
+    /// A mix of all the fields from `seed`: the connection table's hash (seeded per table) and, from a fixed seed,
+    /// which share of the connections a key belongs to (the same on every run and machine).
+    @inline(__always)
+    func mixed(seed: UInt64) -> UInt64 {
+        let w0 = UInt64(self.vni) << 32 | UInt64(self.outerVLAN) << 16 | UInt64(self.innerVLAN)
+        let w1 = UInt64(self.lower.family.rawValue) << 40 | UInt64(self.upper.family.rawValue) << 32
+            | UInt64(self.lowerPort) << 16 | UInt64(self.upperPort)
+        var h = Self.mix(seed ^ w0, 0x9E37_79B9_7F4A_7C15 ^ w1)
+        h = Self.mix(h ^ self.lower.high, 0xC2B2_AE3D_27D4_EB4F ^ self.lower.low)
+        h = Self.mix(h ^ self.upper.high, 0x1656_67B1_9E37_79F9 ^ self.upper.low)
+        return h
+    }
+
+    @inline(__always)
+    private static func mix(_ a: UInt64, _ b: UInt64) -> UInt64 {
+        let (high, low) = a.multipliedFullWidth(by: b)
+        return high ^ low
+    }
+
+    /// Which of `count` shares the key belongs to: the same for both directions, on every run and machine.
+    public func share(of count: Int) -> Int {
+        count <= 1 ? 0 : Int(self.mixed(seed: 0x5EED_5EED_5EED_5EED) % UInt64(count))
+    }
+
     public var description: String {
         "vni \(self.vni) vlan \(self.outerVLAN)/\(self.innerVLAN) "
             + "\(self.lower):\(self.lowerPort) ↔ \(self.upper):\(self.upperPort)"

@@ -32,20 +32,8 @@ struct ConnectionTable {
     }
 
     @inline(__always)
-    private static func mix(_ a: UInt64, _ b: UInt64) -> UInt64 {
-        let (high, low) = a.multipliedFullWidth(by: b)
-        return high ^ low
-    }
-
-    @inline(__always)
     private func bucket(_ key: ConnectionKey) -> Int {
-        let w0 = UInt64(key.vni) << 32 | UInt64(key.outerVLAN) << 16 | UInt64(key.innerVLAN)
-        let w1 = UInt64(key.lower.family.rawValue) << 40 | UInt64(key.upper.family.rawValue) << 32
-            | UInt64(key.lowerPort) << 16 | UInt64(key.upperPort)
-        var h = Self.mix(self.seed ^ w0, 0x9E37_79B9_7F4A_7C15 ^ w1)
-        h = Self.mix(h ^ key.lower.high, 0xC2B2_AE3D_27D4_EB4F ^ key.lower.low)
-        h = Self.mix(h ^ key.upper.high, 0x1656_67B1_9E37_79F9 ^ key.upper.low)
-        return Int(truncatingIfNeeded: h) & self.mask
+        Int(truncatingIfNeeded: key.mixed(seed: self.seed)) & self.mask
     }
 
     /// The slot of `key`, or nil.

@@ -89,4 +89,23 @@ public struct ReassemblyCounters: Hashable, Sendable {
         self.segments == self.invalidSegments + self.segmentsWithoutConnection + self.segmentsAfterClose
             + self.segmentsProcessed
     }
+
+    /// Every counter: what ``add(_:)`` sums (a test checks that none is missing).
+    public static var all: [WritableKeyPath<ReassemblyCounters, Int>] {
+        [
+            \.segments, \.invalidSegments, \.segmentsWithoutConnection, \.segmentsAfterClose, \.segmentsProcessed,
+            \.repeatedHandshakeSegments, \.unexpectedHandshakeSegments, \.resets, \.payloadBytes,
+            \.retransmittedSegments, \.retransmittedBytes, \.duplicateSegments, \.overlappingSegments,
+            \.overlappingBytes, \.conflictingSegments, \.conflictingBytes, \.copiedSegments, \.copiedBytes,
+            \.bytesBeforeStreamStart, \.bytesAfterFIN, \.bytesDelivered, \.lostGaps, \.lostBytes,
+            \.lostBytesAtBufferLimit, \.lostBytesAtMemcap, \.lostBytesAcknowledged, \.truncatedGaps, \.truncatedBytes,
+            \.connectionsOpened, \.connectionsOpenedMidstream, \.closedByFIN, \.closedByReset, \.closedIdle,
+            \.closedEvicted, \.closedAtShutdown, \.closedReused, \.lingeringDropped, \.bufferedBytes,
+        ]
+    }
+
+    /// Adds the counters of another reassembler (one of several sharing the connections of one input).
+    public mutating func add(_ other: ReassemblyCounters) {
+        for path in Self.all { self[keyPath: path] += other[keyPath: path] }
+    }
 }

@@ -51,4 +51,12 @@ public protocol ReassemblyDelegate {
     mutating func ended(_ id: ConnectionID, _ direction: StreamDirection, timestamp: Int64)
     /// The connection is gone; no further calls name `id`.
     mutating func closed(_ id: ConnectionID, reason: CloseReason, timestamp: Int64)
+    /// `expire` or `closeAll` is about to look at `id`; what it reports next is about that connection. `order` is
+    /// the ordinal (see `TCPReassembler.process(_:frame:key:timestamp:ordinal:delegate:)`) of the frame that last
+    /// touched it (`expire`) or opened it (`closeAll`): consumers of several reassemblers merge by it.
+    mutating func sweeping(_ id: ConnectionID, order: UInt64)
+}
+
+extension ReassemblyDelegate {
+    public mutating func sweeping(_ id: ConnectionID, order: UInt64) {}
 }

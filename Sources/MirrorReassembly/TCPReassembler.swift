@@ -42,6 +42,11 @@ public struct TCPReassembler: Sendable {
     private var live = ConnectionList()
     private var lingering = ConnectionList()
     private var nextID: UInt64 = 1
+    /// The ordinal given to segments processed without one.
+    private var nextOrdinal: UInt64 = 1
+    /// The latest time seen (segments, `expire`, the caller's clock): connections are idle, and closed ones
+    /// linger, by this clock, so a file whose timestamps run behind an earlier one's does not look idle.
+    private var clock: Int64 = .min
 
     public init(limits: ReassemblyLimits = .init()) {
         self.limits = limits
@@ -68,6 +73,26 @@ public struct TCPReassembler: Sendable {
         _ summary: PacketSummary, frame: UnsafeRawBufferPointer, key: ConnectionKey, timestamp: Int64,
         delegate: inout D
     ) {
+        self.process(
+            summary, frame: frame, key: key, timestamp: timestamp, ordinal: self.nextOrdinal, clock: timestamp,
+            delegate: &delegate)
+    }
+
+    /// Processes one TCP segment, as above, numbered by the caller.
+    ///
+    /// - Parameters:
+    ///   - ordinal: the caller's number for the frame, increasing from frame to frame. It orders the
+    ///     connections of several reassemblers fed from one stream of frames (each taking its share of the
+    ///     connections): `expire` and `closeAll` hand connections to the delegate in the order of these numbers
+    ///     (``ReassemblyDelegate/sweeping(_:order:)``).
+    ///   - clock: the caller's time, e.g. the latest timestamp of all frames so far (the segment's own when
+    ///     alone). Idleness and lingering are measured on it, so reassemblers that share one stream agree.
+    public mutating func process<D: ReassemblyDelegate>(
+        _ summary: PacketSummary, frame: UnsafeRawBufferPointer, key: ConnectionKey, timestamp: Int64,
+        ordinal: UInt64, clock: Int64, delegate: inout D
+    ) {
+        self.nextOrdinal = max(self.nextOrdinal, ordinal &+ 1)
+        self.clock = max(self.clock, clock, timestamp)
         self.counters.segments += 1
         guard let segment = TCPSegment(summary, frame: frame) else {
             self.counters.invalidSegments += 1
@@ -86,7 +111,7 @@ public struct TCPReassembler: Sendable {
         var slot = self.table.find(key)
         if let index = slot, self.connections[index].isClosed {
             let connection = self.connections[index]
-            let expired = elapsed(since: connection.closedAt, until: timestamp) > self.limits.closedLingerNanoseconds
+            let expired = elapsed(since: connection.closedAt, until: self.clock) > self.limits.closedLingerNanoseconds
             if !expired && !(segment.isSYN && !connection.isSameHandshake(segment, fromLower: fromLower)) {
                 self.counters.segmentsAfterClose += 1
                 return
@@ -106,11 +131,13 @@ public struct TCPReassembler: Sendable {
                 self.counters.segmentsWithoutConnection += 1
                 return
             }
-            index = self.open(key, segment: segment, fromLower: fromLower, timestamp: timestamp, delegate: &delegate)
+            index = self.open(
+                key, segment: segment, fromLower: fromLower, timestamp: timestamp, ordinal: ordinal, delegate: &delegate)
         }
         self.counters.segmentsProcessed += 1
         self.live.moveToTail(index, in: &self.connections)
-        self.connections[index].lastSeen = max(self.connections[index].lastSeen, timestamp)
+        self.connections[index].lastTouched = ordinal
+        self.connections[index].lastSeen = self.clock
         self.apply(segment, to: index, fromLower: fromLower, timestamp: timestamp, delegate: &delegate)
     }
 
@@ -203,21 +230,26 @@ public struct TCPReassembler: Sendable {
 
     /// Closes (`.idle`) connections whose last segment is more than `idleTimeoutNanoseconds` before `now`,
     /// forgets closed connections lingering longer than `closedLingerNanoseconds`, and declares holes
-    /// whose acknowledgment delay has passed. `now` is packet time, e.g. the latest timestamp seen.
+    /// whose acknowledgment delay has passed. `now` is packet time, e.g. the latest timestamp seen; idleness and
+    /// lingering are measured on the reassembler's clock, which `now` moves on (never back).
+    ///
+    /// Live connections are visited least recently touched first, each on its own merits (so the outcome for
+    /// one connection does not depend on which others share this reassembler).
     public mutating func expire<D: ReassemblyDelegate>(now: Int64, delegate: inout D) {
+        self.clock = max(self.clock, now)
         while let head = self.lingering.head,
-            elapsed(since: self.connections[head].closedAt, until: now) > self.limits.closedLingerNanoseconds
+            elapsed(since: self.connections[head].closedAt, until: self.clock) > self.limits.closedLingerNanoseconds
         {
             self.removeLingering(head)
-        }
-        while let head = self.live.head,
-            elapsed(since: self.connections[head].lastSeen, until: now) > self.limits.idleTimeoutNanoseconds
-        {
-            self.close(head, reason: .idle, timestamp: now, delegate: &delegate)
         }
         var index = self.live.head
         while let current = index {
             index = self.connections[current].next
+            delegate.sweeping(self.connections[current].id, order: self.connections[current].lastTouched)
+            if elapsed(since: self.connections[current].lastSeen, until: self.clock) > self.limits.idleTimeoutNanoseconds {
+                self.close(current, reason: .idle, timestamp: now, delegate: &delegate)
+                continue
+            }
             self.declareAcknowledgedHoles(current, now: now, delegate: &delegate)
             if self.connections[current].streams.initiator.isEnded
                 && self.connections[current].streams.responder.isEnded
@@ -236,8 +268,11 @@ public struct TCPReassembler: Sendable {
             open.append(current)
             index = self.connections[current].next
         }
-        open.sort { self.connections[$0].id < self.connections[$1].id }
+        open.sort {
+            (self.connections[$0].opened, self.connections[$0].id) < (self.connections[$1].opened, self.connections[$1].id)
+        }
         for current in open {
+            delegate.sweeping(self.connections[current].id, order: self.connections[current].opened)
             self.close(current, reason: .shutdown, timestamp: timestamp, delegate: &delegate)
         }
         while let head = self.lingering.head {
@@ -249,7 +284,8 @@ public struct TCPReassembler: Sendable {
 
     /// Opens a connection for `segment`, making room first when the table is full.
     private mutating func open<D: ReassemblyDelegate>(
-        _ key: ConnectionKey, segment: TCPSegment, fromLower: Bool, timestamp: Int64, delegate: inout D
+        _ key: ConnectionKey, segment: TCPSegment, fromLower: Bool, timestamp: Int64, ordinal: UInt64,
+        delegate: inout D
     ) -> Int {
         while self.live.count + self.lingering.count >= max(1, self.limits.maxConnections) {
             if let head = self.lingering.head {
@@ -268,7 +304,7 @@ public struct TCPReassembler: Sendable {
         let id = ConnectionID(rawValue: self.nextID, slot: index)
         self.nextID += 1
         var connection = Connection(
-            key: key, id: id, initiatorIsLower: senderInitiates == fromLower, lastSeen: timestamp)
+            key: key, id: id, initiatorIsLower: senderInitiates == fromLower, lastSeen: self.clock, opened: ordinal)
         if segment.isSYN && segment.isACK {
             // SYN-ACK first (SYN reordered behind it, or lost): its acknowledgment is the initiator's ISN + 1.
             connection.streams.initiator.start(at: segment.acknowledgment)
@@ -315,7 +351,7 @@ public struct TCPReassembler: Sendable {
         self.live.remove(index, in: &self.connections)
         if reason == .fin || reason == .reset {
             self.connections[index].isClosed = true
-            self.connections[index].closedAt = timestamp
+            self.connections[index].closedAt = max(self.clock, timestamp)
             self.lingering.append(index, in: &self.connections)
         } else {
             self.free(index)
@@ -368,17 +404,22 @@ struct Connection {
     var initiatorIsLower: Bool
     var streams = StreamPair()
     var lastSeen: Int64
+    /// The caller's ordinals of the frames that opened it and that last touched it (moved it to the live list's tail).
+    var opened: UInt64
+    var lastTouched: UInt64
     var isClosed = false
     var closedAt: Int64 = 0
     /// Links of the live or lingering list.
     var previous: Int? = nil
     var next: Int? = nil
 
-    init(key: ConnectionKey, id: ConnectionID, initiatorIsLower: Bool, lastSeen: Int64) {
+    init(key: ConnectionKey, id: ConnectionID, initiatorIsLower: Bool, lastSeen: Int64, opened: UInt64) {
         self.key = key
         self.id = id
         self.initiatorIsLower = initiatorIsLower
         self.lastSeen = lastSeen
+        self.opened = opened
+        self.lastTouched = opened
     }
 
     private func sender(fromLower: Bool) -> StreamDirection {

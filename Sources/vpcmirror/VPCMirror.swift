@@ -288,12 +288,21 @@ struct Collect: ParsableCommand {
     @Flag(name: .customLong("no-reuse-port"), help: "Do not share the listening port with other collectors (SO_REUSEPORT).")
     var noReusePort = false
 
+    @Option(help: "With --read only: threads that share the connections (default: the CPUs, at most 4). The output is the same for any number unless a reassembly limit is reached, since each gets that share of the limits.")
+    var workers: Int?
+
     func run() throws {
         var options = CollectOptions()
         options.output = self.output
         options.readFiles = self.read
         options.duration = self.duration
         options.reusePort = !self.noReusePort
+        if let workers = self.workers {
+            guard (1...64).contains(workers) else { throw ValidationError("--workers: \(workers) is not between 1 and 64") }
+            options.workers = workers
+        } else {
+            options.workers = min(4, max(1, ProcessInfo.processInfo.activeProcessorCount))
+        }
         if !self.vxlanPorts.isEmpty { options.collector.vxlanPorts = self.vxlanPorts }
         options.collector.http.bodyCaptureBytes = self.bodyBytes
         let listen = self.listen.isEmpty && self.read.isEmpty ? ["0.0.0.0:4789"] : self.listen

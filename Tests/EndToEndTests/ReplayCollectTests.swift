@@ -172,4 +172,37 @@ struct TransactionShape: Hashable, CustomStringConvertible {
         #expect(first.standardOutput == second.standardOutput)
         #expect(first.standardError == second.standardError, "the counters too")
     }
+
+    /// Workers share the connections; merged, their lines are the one collector's, byte for byte, and so are the
+    /// counters: file by file (so every file's idle sweeps and end come out in order), all files at once, with
+    /// bodies stored and session ids looked up.
+    @Test(arguments: Fixtures.all.map { [$0] } + [Fixtures.all])
+    func workersWriteWhatOneCollectorWrites(fixtures: [String]) throws {
+        let sessions = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../sessions.json").path
+        let files = fixtures.flatMap { ["--read", Fixtures.path($0)] }
+        let extra = fixtures.count > 1 ? ["--body-bytes", "40", "--sessions", sessions] : []
+        let one = try VPCMirror.run(["collect", "--workers", "1"] + files + extra + ["--output", "-"])
+        #expect(one.exitStatus == 0, "\(one.standardError)")
+        for workers in [2, 3] {
+            let many = try VPCMirror.run(["collect", "--workers", "\(workers)"] + files + extra + ["--output", "-"])
+            #expect(many.exitStatus == 0, "\(many.standardError)")
+            #expect(many.standardOutput == one.standardOutput, "\(fixtures.count == 1 ? fixtures[0] : "all"): \(workers) workers")
+            #expect(many.standardError == one.standardError, "the counters too")
+        }
+    }
+
+    /// A file that ends inside a record: the same lines up to it, then the same error and exit status.
+    @Test func workersStopAtTheSameError() throws {
+        let data = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("http-keepalive-browser-wikipedia.pcap")))
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("vpcmirror-cut-\(UUID().uuidString).pcap").path
+        try data.dropLast(700).write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let one = try VPCMirror.run(["collect", "--workers", "1", "--read", path, "--output", "-"])
+        let two = try VPCMirror.run(["collect", "--workers", "2", "--read", path, "--output", "-"])
+        #expect(one.exitStatus == 2 && two.exitStatus == 2)
+        #expect(one.standardError.contains("truncated") && one.standardError.contains("frame"), "\(one.standardError)")
+        #expect(two.standardError == one.standardError)
+        #expect(one.standardOutput.split(separator: "\n").count > 10)
+        #expect(two.standardOutput == one.standardOutput)
+    }
 }

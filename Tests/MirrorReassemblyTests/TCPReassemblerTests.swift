@@ -452,6 +452,62 @@ private let first = ConnectionID(rawValue: 1)
         #expect(feeder.reassembler.counters.closedIdle == 1)
     }
 
+    /// A second capture whose timestamps run behind the first one's (files read one after another): its
+    /// connections are not idle while their segments come, since idleness is measured on the clock (the latest
+    /// time seen), and they go idle once the clock has moved on past the timeout.
+    @Test func timeRunningBackwardsIsNotIdleness() {
+        var feeder = Feeder()
+        let idle = ReassemblyLimits().idleTimeoutNanoseconds
+        feeder.now = 10 * idle
+        feeder.handshake(clientISN: clientISN, serverISN: serverISN)
+        feeder.client.1 = 40_001
+        feeder.now = 1_000
+        feeder.handshake(clientISN: clientISN, serverISN: serverISN)
+        for i in 0..<3 {
+            feeder.send(fromClient: true, sequence: clientISN &+ 1 &+ UInt32(i), payload: [UInt8(i)])
+            feeder.reassembler.expire(now: 10 * idle, delegate: &feeder.recorder)
+            #expect(feeder.reassembler.connectionCount == 2)
+        }
+        #expect(feeder.reassembler.counters.connectionsOpenedMidstream == 0)
+        feeder.reassembler.expire(now: 11 * idle + 1_000_000, delegate: &feeder.recorder)
+        #expect(feeder.reassembler.connectionCount == 0)
+        #expect(feeder.reassembler.counters.closedIdle == 2)
+    }
+
+    /// `expire` and `closeAll` say which connection comes next and where it belongs among other reassemblers':
+    /// the ordinal of the frame that last touched it (least recent first), or that opened it.
+    @Test func sweepsGiveEachConnectionsPlace() {
+        struct Orders: ReassemblyDelegate {
+            var orders: [UInt64] = []
+            mutating func opened(_ id: ConnectionID, key: ConnectionKey, initiator: (IPAddress, UInt16), responder: (IPAddress, UInt16), midstream: Bool, timestamp: Int64) {}
+            mutating func data(_ id: ConnectionID, _ direction: StreamDirection, offset: UInt64, bytes: UnsafeRawBufferPointer, timestamp: Int64) {}
+            mutating func gap(_ id: ConnectionID, _ direction: StreamDirection, offset: UInt64, length: UInt64, reason: GapReason, timestamp: Int64) {}
+            mutating func ended(_ id: ConnectionID, _ direction: StreamDirection, timestamp: Int64) {}
+            mutating func closed(_ id: ConnectionID, reason: CloseReason, timestamp: Int64) {}
+            mutating func sweeping(_ id: ConnectionID, order: UInt64) { self.orders.append(order) }
+        }
+        var reassembler = TCPReassembler()
+        var orders = Orders()
+        let builder = PacketBuilder()
+        // Ordinals 10, 20, 30 open three connections; 40 touches the first again.
+        for (ordinal, port) in [(10, 1), (20, 2), (30, 3), (40, 1)] as [(UInt64, UInt16)] {
+            let frame = builder.tcp(
+                source: IPAddress("10.0.0.1")!, sourcePort: 40_000 + port, destination: IPAddress("10.0.0.2")!,
+                destinationPort: 80, flags: .syn, sequenceNumber: 7)
+            frame.withUnsafeBytes { bytes in
+                let summary = try! PacketSummary(decoding: bytes, linkType: .ethernet)
+                reassembler.process(
+                    summary, frame: bytes, key: ConnectionKey(summary), timestamp: Int64(ordinal), ordinal: ordinal,
+                    clock: Int64(ordinal), delegate: &orders)
+            }
+        }
+        reassembler.expire(now: 50, delegate: &orders)
+        #expect(orders.orders == [20, 30, 40])
+        orders.orders = []
+        reassembler.closeAll(timestamp: 60, delegate: &orders)
+        #expect(orders.orders == [10, 20, 30])
+    }
+
     @Test func closeAllFlushesEveryConnectionInOpeningOrder() {
         var feeder = Feeder()
         for port in [40_005, 40_002, 40_009] as [UInt16] {
@@ -615,5 +671,21 @@ private let first = ConnectionID(rawValue: 1)
         #expect(feeder.reassembler.counters.invalidSegments == 3)
         #expect(feeder.reassembler.counters.isBalanced)
         #expect(feeder.recorder.events.isEmpty)
+    }
+}
+
+@Suite struct ReassemblyCountersTests {
+    /// `add` sums every counter: none is left out of `all`.
+    @Test func addCoversEveryCounter() {
+        var one = ReassemblyCounters()
+        for (i, path) in ReassemblyCounters.all.enumerated() { one[keyPath: path] = i + 1 }
+        var two = one
+        two.add(one)
+        let fields = Mirror(reflecting: one).children.compactMap { $0.value as? Int }
+        let doubled = Mirror(reflecting: two).children.compactMap { $0.value as? Int }
+        #expect(fields.count == Mirror(reflecting: one).children.count, "every stored property is an Int counter")
+        #expect(ReassemblyCounters.all.count == fields.count)
+        #expect(Set(fields).count == fields.count, "each key path names a different counter")
+        #expect(doubled == fields.map { $0 * 2 })
     }
 }
