@@ -140,10 +140,14 @@ final class FrameBatch: @unchecked Sendable {
 
     /// A batch is handed over once this much is in it.
     static let targetBytes = 1 << 20
-    private(set) var storage: UnsafeMutableRawPointer
+    @exclusivity(unchecked) private(set) var storage: UnsafeMutableRawPointer
     private var capacity: Int
-    private var used = 0
-    private(set) var frames: [Frame] = []
+    @exclusivity(unchecked) private var used = 0
+    // A batch has one writer at a time (see above): the runtime's exclusivity checks, a thread-local lookup per
+    // access, would cost more than the frame's reading.
+    @exclusivity(unchecked) private(set) var frames: [Frame] = []
+    /// With workers: each frame's route, set by the routing collector.
+    @exclusivity(unchecked) var routes: [FrameRoute] = []
     /// For mapped frames: where the file's next record starts (what is below may be released once the batch is done).
     var endOffset = 0
     var isLast = false
@@ -261,7 +265,8 @@ final class ReadAhead: @unchecked Sendable {
 /// the read-ahead thread. At most `batches` batches are out at once; give each back (``recycle(_:)``), in order,
 /// before the source goes.
 final class FrameSource {
-    private var mapped: MappedPcapFile?
+    // Used by one thread (exclusivity checks would cost a thread-local lookup per frame).
+    @exclusivity(unchecked) private var mapped: MappedPcapFile?
     /// Until the map ends irregularly: the libpcap reader, which has read the header only.
     private var reader: CaptureFileReader?
     private var readAhead: ReadAhead?
@@ -348,8 +353,8 @@ public enum Collect {
             }
         }
         if options.workers > 1 && options.listen.isEmpty && !options.readFiles.isEmpty {
-            let collectors = try SharedRead.run(options: options, writer: writer)
-            return CollectReport(collectors)
+            let (router, shares) = try SharedRead.run(options: options, writer: writer)
+            return CollectReport(router: router, shares: shares)
         }
         var collector = Collector(options: options.collector)
         for path in options.readFiles {
@@ -408,15 +413,14 @@ public enum Collect {
         }
         collector.finish()
         writer.flush(&collector)
-        return CollectReport([collector])
+        return CollectReport(router: collector, shares: [collector])
     }
 }
 
 extension CollectReport {
-    /// The counters of collectors that shared one input: what each saw of every frame from the first, what each
-    /// did with its own connections summed.
-    init(_ collectors: [Collector]) {
-        let first = collectors[0]
+    /// The counters of collectors that shared one input: frames and their decoding from the one that routed them,
+    /// what each share did with its connections summed (one collector alone is both).
+    init(router first: Collector, shares collectors: [Collector]) {
         var counters = first.counters
         var reassembly = ReassemblyCounters()
         counters.transactions = 0
@@ -452,7 +456,8 @@ enum SharedRead {
     }
 
     final class Worker: @unchecked Sendable {
-        var collector: Collector
+        /// Only the worker's thread touches it until it is done (no exclusivity checks per frame).
+        @exclusivity(unchecked) var collector: Collector
         let inbox = Mutex<[Message]>([])
         let inboxSignal = DispatchSemaphore(value: 0)
         let outbox = Mutex<[Chunk]>([])
@@ -474,9 +479,9 @@ enum SharedRead {
                 let message = self.inbox.withLock { $0.removeFirst() }
                 switch message {
                 case .batch(let batch):
-                    for frame in batch.frames {
+                    for (frame, route) in zip(batch.frames, batch.routes) {
                         self.collector.process(
-                            frame: batch.bytes(frame), linkType: frame.linkType, timestamp: frame.timestamp)
+                            frame: batch.bytes(frame), linkType: frame.linkType, timestamp: frame.timestamp, route: route)
                     }
                     self.publish()
                 case .end:
@@ -502,10 +507,13 @@ enum SharedRead {
     }
 
     /// Batches handed out and not yet merged.
-    static let batchesInFlight = 4
+    static let batchesInFlight = 16
 
-    static func run(options: CollectOptions, writer: LineWriter) throws(CollectError) -> [Collector] {
+    static func run(options: CollectOptions, writer: LineWriter) throws(CollectError) -> (router: Collector, shares: [Collector]) {
         let results = DispatchSemaphore(value: 0)
+        var routerOptions = options.collector
+        routerOptions.shareCount = options.workers
+        var router = Collector(options: routerOptions)
         let workers = (0..<options.workers).map { i in
             var o = options.collector
             o.shareIndex = i
@@ -568,6 +576,12 @@ enum SharedRead {
             var inFlight: [FrameBatch] = []
             while true {
                 let batch = source.next()
+                // Routed here, so that each frame is decoded once for the routing and then only by its share.
+                batch.routes.removeAll(keepingCapacity: true)
+                for frame in batch.frames {
+                    batch.routes.append(
+                        router.route(frame: batch.bytes(frame), linkType: frame.linkType, timestamp: frame.timestamp))
+                }
                 for w in workers { w.send(.batch(batch)) }
                 inFlight.append(batch)
                 if inFlight.count >= Self.batchesInFlight {
@@ -589,6 +603,7 @@ enum SharedRead {
         for w in workers { w.send(.end) }
         merge()
         if let failure { throw failure }
-        return workers.map(\.collector)
+        router.finish()
+        return (router, workers.map(\.collector))
     }
 }

@@ -1,4 +1,5 @@
 // vpcmirror: classic pcap files mapped into memory, so frames are read where they lie (no read(2), no copy).
+internal import CPcap
 #if canImport(Glibc)
 internal import Glibc
 #elseif canImport(Darwin)
@@ -39,6 +40,13 @@ public struct MappedPcapFile: ~Copyable {
     private var offset = MappedPcapFile.fileHeaderByteCount
     /// Pages below this were released.
     private var released = 0
+    /// Bytes below this were mapped in ahead (`MADV_POPULATE_READ`) and asked into the cache (prefetched).
+    private var populated = 0
+    private var prefetched = 0
+    /// How far ahead pages are mapped in (one call instead of a fault per few pages) and lines prefetched: the
+    /// loads of record headers are otherwise a cache miss each, which costs more than the rest of reading.
+    private static let populateAhead = 4 << 20
+    private static let prefetchAhead = 4096
     /// Frames handed out so far.
     public private(set) var framesRead = 0
     /// Where the next record starts.
@@ -107,6 +115,7 @@ public struct MappedPcapFile: ~Copyable {
     /// The next frame, the end, or a record for libpcap.
     public mutating func next() -> Next {
         let start = self.offset
+        self.readAhead(from: start)
         let remaining = self.byteCount - start
         if remaining == 0 { return .endOfFile }
         guard remaining >= Self.recordHeaderByteCount else { return .irregular }
@@ -126,6 +135,23 @@ public struct MappedPcapFile: ~Copyable {
         self.offset = start + Self.recordHeaderByteCount + captured
         self.framesRead += 1
         return .frame(frame)
+    }
+
+    @inline(__always)
+    private mutating func readAhead(from start: Int) {
+        if start + Self.populateAhead / 2 > self.populated && self.populated < self.byteCount {
+            let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+            let from = self.populated / page * page
+            let to = min(self.byteCount, from + Self.populateAhead)
+            // MADV_POPULATE_READ (Linux 5.14); on older kernels it fails and pages fault in as before.
+            _ = madvise(UnsafeMutableRawPointer(mutating: self.base + from), to - from, 22)
+            self.populated = to
+        }
+        let end = min(self.byteCount, start + Self.prefetchAhead)
+        while self.prefetched < end {
+            vpcmirror_prefetch(self.base + self.prefetched)
+            self.prefetched += 64
+        }
     }
 
     /// Drops the resident pages wholly below `offset` (frames there stay readable: they come back from the page

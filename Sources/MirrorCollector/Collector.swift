@@ -11,14 +11,33 @@ public struct CollectorOptions: Sendable {
     public var http = HTTP1Limits()
     /// VNI → TrafficMirrorSessionId, from a sessions file.
     public var sessionsByVNI: [UInt32: String] = [:]
-    /// Several collectors may share one input, each analysing the TCP connections of its share
-    /// (``MirrorReassembly/ConnectionShares``, which every copy decides alike): this one takes share `shareIndex` of
-    /// `shareCount`. Each still decapsulates and decodes every frame (so those counters are the same in all) and
-    /// keeps the time; with more than one share it notes where each line belongs among the others'
+    /// Several collectors may share one input, each analysing the TCP connections of its share: one collector
+    /// routes every frame (``Collector/route(frame:linkType:timestamp:)``, share decisions by
+    /// ``MirrorReassembly/ConnectionShares``) and the others process the frames as routed
+    /// (``Collector/process(frame:linkType:timestamp:route:)``), this one taking share `shareIndex` of `shareCount`.
+    /// With more than one share a collector notes where each line belongs among the others'
     /// (``Collector/takeOutput(_:)``).
     public var shareIndex = 0
     public var shareCount = 1
     public init() {}
+}
+
+/// Which collector of several sharing an input takes a frame (``Collector/route(frame:linkType:timestamp:)``).
+public struct FrameRoute: Hashable, Sendable {
+    public var rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+    /// Nobody: not TCP, or undecodable (the router counted it). Shares number at most 127, so 0x7F is no share.
+    public static let nobody = FrameRoute(rawValue: 0x7F)
+    /// Everybody holds it (an IPv4 fragment, outer or inner), nobody analyses it yet.
+    public static let fragmentForNobody = FrameRoute(rawValue: 0xFF)
+    /// The share that analyses the frame.
+    static func share(_ index: Int, fragment: Bool) -> FrameRoute {
+        FrameRoute(rawValue: UInt8(index) | (fragment ? 0x80 : 0))
+    }
+    /// Every share must decapsulate and decode it (fragments are held by all, so all agree on what completes).
+    var isForEveryone: Bool { self.rawValue & 0x80 != 0 }
+    /// The share that analyses it, if any.
+    var owner: Int? { self.rawValue & 0x7F == 0x7F ? nil : Int(self.rawValue & 0x7F) }
 }
 
 /// Where the lines of one place in the input start in a collector's output. Places are ordered by
@@ -96,6 +115,32 @@ public struct Collector {
         Self.decapsulate(bytes, linkType, timestamp, &self.decapsulator, &self.analysis)
     }
 
+    /// For the collector that routes for `shareCount` others: decapsulates and decodes the frame (so this
+    /// collector's decapsulation and decoding counters are the input's), and says which share analyses it.
+    /// Nothing is reassembled here.
+    public mutating func route(frame bytes: UnsafeRawBufferPointer, linkType: LinkType, timestamp: Int64) -> FrameRoute {
+        self.analysis.tick(timestamp)
+        self.analysis.isRouter = true
+        self.analysis.routedShare = nil
+        self.analysis.heldFragment = false
+        self.decapsulator.heldFragment = false
+        Self.decapsulate(bytes, linkType, timestamp, &self.decapsulator, &self.analysis)
+        let fragment = self.analysis.heldFragment || self.decapsulator.heldFragment
+        if let share = self.analysis.routedShare { return .share(share, fragment: fragment) }
+        return fragment ? .fragmentForNobody : .nobody
+    }
+
+    /// For share `shareIndex`: one frame as the router routed it. Every frame moves the clock; only the share's
+    /// own frames, and fragments (which every share holds), are decoded.
+    public mutating func process(
+        frame bytes: UnsafeRawBufferPointer, linkType: LinkType, timestamp: Int64, route: FrameRoute
+    ) {
+        self.analysis.tick(timestamp)
+        guard route.isForEveryone || route.owner == self.analysis.shareIndex else { return }
+        self.analysis.route = route
+        Self.decapsulate(bytes, linkType, timestamp, &self.decapsulator, &self.analysis)
+    }
+
     private static func decapsulate(
         _ bytes: UnsafeRawBufferPointer, _ linkType: LinkType, _ timestamp: Int64, _ decapsulator: inout Decapsulator,
         _ analysis: inout Analysis
@@ -143,8 +188,15 @@ struct Analysis {
     /// Frames (or datagrams) so far: the ordinal of the current one.
     var ordinal: UInt64 = 0
     let shareIndex: Int
-    /// With several shares: which takes each connection.
+    let shareCount: Int
+    /// The router's: which share takes each connection.
     var shares: ConnectionShares
+    /// The router's outcome for the current frame: the share of its segment, and whether it held a fragment.
+    var isRouter = false
+    var routedShare: Int? = nil
+    var heldFragment = false
+    /// A share's: the route of the current frame (frames reach a share's decoding only when routed to it or to all).
+    var route = FrameRoute.nobody
     var sinceExpiry = 0
     var analysed = 0
     var notTCP = 0
@@ -157,6 +209,7 @@ struct Analysis {
         self.shares = ConnectionShares(
             count: options.shareCount, limits: options.reassembly,
             maxKeys: 2 * max(1, options.shareCount) * max(512, options.reassembly.maxConnections))
+        self.shareCount = self.shares.count
         self.shareIndex = min(max(0, options.shareIndex), self.shares.count - 1)
         self.delegate.sink.recordsRuns = self.shares.count > 1
     }
@@ -190,7 +243,7 @@ struct Analysis {
         self.now = max(self.now, now)
         self.reassembler.expire(now: self.now, delegate: &self.delegate)
         self.innerFragments.expire(now: self.now)
-        if self.shares.count > 1 { self.shares.expire(clock: self.now) }
+        if self.shareCount > 1 { self.shares.expire(clock: self.now) }
     }
 
     /// A mirrored frame, not decoded yet (the inner frame of VXLAN).
@@ -215,6 +268,7 @@ struct Analysis {
         let vlans = (summary.outerVLAN, summary.innerVLAN, summary.vlanCount)
         if summary.ipVersion == 4 && summary.fragment != .none && summary.transportProtocol == .tcp {
             // TCP in IPv4 fragments: rare, but reassembled rather than lost.
+            self.heldFragment = true
             let packet = UnsafeRawBufferPointer(rebasing: bytes[summary.networkOffset...])
             guard let whole = self.innerFragments.add(summary, packet: packet, timestamp: timestamp) else { return }
             whole.withUnsafeBytes { raw in
@@ -241,10 +295,13 @@ struct Analysis {
         let key = ConnectionKey(
             vni: vni ?? Conversations.noVNI, outerVLAN: vlans.2 > 0 ? vlans.0 : 0, innerVLAN: vlans.2 > 1 ? vlans.1 : 0,
             source: s.source, sourcePort: s.sourcePort, destination: s.destination, destinationPort: s.destinationPort)
-        if self.shares.count > 1,
-            self.shares.share(of: key, frameBytes: frame.count, clock: self.now) != self.shareIndex
-        {
-            return
+        if self.shareCount > 1 {
+            // The router decides and goes no further; a share takes what was routed to it.
+            if self.isRouter {
+                self.routedShare = self.shares.share(of: key, frameBytes: frame.count, clock: self.now)
+                return
+            }
+            guard self.route.owner == self.shareIndex else { return }
         }
         self.reassembler.process(
             s, frame: frame, key: key, timestamp: timestamp, ordinal: self.ordinal, clock: self.now,

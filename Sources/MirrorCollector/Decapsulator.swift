@@ -24,6 +24,8 @@ public struct Decapsulator: Sendable {
     public var ports: [UInt16]
     public private(set) var counters = Counters()
     public private(set) var outerFragments = IPv4Defragmenter()
+    /// Set when a frame was an outer fragment (the collector routing for others clears it per frame).
+    var heldFragment = false
 
     public init(ports: [UInt16] = [VXLANHeader.ianaPort, VXLANHeader.linuxPort]) {
         self.ports = ports
@@ -69,6 +71,7 @@ public struct Decapsulator: Sendable {
         }
         if outer.ipVersion == 4 && outer.fragment != .none && outer.transportProtocol == .udp {
             // A fragment of a UDP datagram: maybe VXLAN. Put it back together, then look again.
+            self.heldFragment = true
             let packet = UnsafeRawBufferPointer(rebasing: bytes[outer.networkOffset...])
             guard let whole = self.outerFragments.add(outer, packet: packet, timestamp: timestamp) else {
                 self.counters.outerFragmentsHeld += 1
