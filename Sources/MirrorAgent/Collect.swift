@@ -86,9 +86,9 @@ final class LineWriter {
         var i = 0
         while i < pieces.count {
             let group = pieces[i..<min(pieces.count, i + 512)]
-            var vectors = group.map { iovec(iov_base: UnsafeMutableRawPointer(mutating: $0.baseAddress), iov_len: $0.count) }
+            let vectors = group.map { iovec(iov_base: UnsafeMutableRawPointer(mutating: $0.baseAddress), iov_len: $0.count) }
             let total = group.reduce(0) { $0 + $1.count }
-            let n = vectors.withUnsafeMutableBufferPointer { writev(self.fd, $0.baseAddress, Int32($0.count)) }
+            let n = vectors.withUnsafeBufferPointer { writev(self.fd, $0.baseAddress, Int32($0.count)) }
             if n != total {
                 // A short write (or an error): finish the group piece by piece from where it stopped.
                 var done = max(0, n)
@@ -101,7 +101,6 @@ final class LineWriter {
                     done = 0
                 }
             }
-            _ = vectors
             i += group.count
         }
     }
@@ -603,7 +602,6 @@ enum SharedRead {
         for w in workers { w.send(.end) }
         merge()
         if let failure { throw failure }
-        router.finish()
         return (router, workers.map(\.collector))
     }
 }

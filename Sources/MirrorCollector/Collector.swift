@@ -188,7 +188,6 @@ struct Analysis {
     /// Frames (or datagrams) so far: the ordinal of the current one.
     var ordinal: UInt64 = 0
     let shareIndex: Int
-    let shareCount: Int
     /// The router's: which share takes each connection.
     var shares: ConnectionShares
     /// The router's outcome for the current frame: the share of its segment, and whether it held a fragment.
@@ -209,7 +208,6 @@ struct Analysis {
         self.shares = ConnectionShares(
             count: options.shareCount, limits: options.reassembly,
             maxKeys: 2 * max(1, options.shareCount) * max(512, options.reassembly.maxConnections))
-        self.shareCount = self.shares.count
         self.shareIndex = min(max(0, options.shareIndex), self.shares.count - 1)
         self.delegate.sink.recordsRuns = self.shares.count > 1
     }
@@ -243,7 +241,7 @@ struct Analysis {
         self.now = max(self.now, now)
         self.reassembler.expire(now: self.now, delegate: &self.delegate)
         self.innerFragments.expire(now: self.now)
-        if self.shareCount > 1 { self.shares.expire(clock: self.now) }
+        if self.isRouter { self.shares.expire(clock: self.now) }
     }
 
     /// A mirrored frame, not decoded yet (the inner frame of VXLAN).
@@ -295,7 +293,7 @@ struct Analysis {
         let key = ConnectionKey(
             vni: vni ?? Conversations.noVNI, outerVLAN: vlans.2 > 0 ? vlans.0 : 0, innerVLAN: vlans.2 > 1 ? vlans.1 : 0,
             source: s.source, sourcePort: s.sourcePort, destination: s.destination, destinationPort: s.destinationPort)
-        if self.shareCount > 1 {
+        if self.shares.count > 1 {
             // The router decides and goes no further; a share takes what was routed to it.
             if self.isRouter {
                 self.routedShare = self.shares.share(of: key, frameBytes: frame.count, clock: self.now)

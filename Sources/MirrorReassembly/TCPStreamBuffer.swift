@@ -372,20 +372,8 @@ struct TCPStreamBuffer {
                 self.deliverPart(count, upTo: limit, output: output, counters: &counters, delegate: &delegate)
                 break
             }
-            let offset = self.nextOffset
             let length = self.segments[count].length
-            if self.segments[count].isTruncated {
-                delegate.gap(output.id, output.direction, offset: offset, length: UInt64(length), reason: .truncated,
-                             timestamp: output.timestamp)
-                counters.truncatedGaps += 1
-                counters.truncatedBytes += length
-            } else {
-                self.segments[count].bytes.withUnsafeBytes { bytes in
-                    delegate.data(
-                        output.id, output.direction, offset: offset, bytes: bytes, timestamp: output.timestamp)
-                }
-                counters.bytesDelivered += length
-            }
+            self.report(count, first: length, output: output, counters: &counters, delegate: &delegate)
             freed += self.segments[count].cost
             self.nextOffset += UInt64(length)
             count += 1
@@ -402,8 +390,23 @@ struct TCPStreamBuffer {
     private mutating func deliverPart<D: ReassemblyDelegate>(
         _ index: Int, upTo limit: UInt64, output: Output, counters: inout ReassemblyCounters, delegate: inout D
     ) {
+        let count = Int(limit - self.nextOffset)
+        self.report(index, first: count, output: output, counters: &counters, delegate: &delegate)
+        if !self.segments[index].isTruncated {
+            self.segments[index].bytes.removeFirst(count)
+            self.adjustCost(-count, counters: &counters)
+        }
+        self.segments[index].offset = limit
+        self.segments[index].length -= count
+        self.nextOffset = limit
+    }
+
+    /// Tells the delegate of the first `count` bytes of `segments[index]`, which start at `nextOffset`: data, or a
+    /// truncated gap when the capture cut them off. The caller moves on.
+    private func report<D: ReassemblyDelegate>(
+        _ index: Int, first count: Int, output: Output, counters: inout ReassemblyCounters, delegate: inout D
+    ) {
         let offset = self.nextOffset
-        let count = Int(limit - offset)
         if self.segments[index].isTruncated {
             delegate.gap(output.id, output.direction, offset: offset, length: UInt64(count), reason: .truncated,
                          timestamp: output.timestamp)
@@ -415,12 +418,7 @@ struct TCPStreamBuffer {
                 delegate.data(output.id, output.direction, offset: offset, bytes: part, timestamp: output.timestamp)
             }
             counters.bytesDelivered += count
-            self.segments[index].bytes.removeFirst(count)
-            self.adjustCost(-count, counters: &counters)
         }
-        self.segments[index].offset = limit
-        self.segments[index].length -= count
-        self.nextOffset = limit
     }
 
     /// Delivers the FIN once everything before it is through, and forgets satisfied acknowledgments.
