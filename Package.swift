@@ -32,6 +32,12 @@ let package = Package(
         ),
         .target(name: "CMirrorSocket", path: "Sources/CMirrorSocket"),
         .systemLibrary(
+            name: "CIsal",
+            path: "Sources/CIsal",
+            pkgConfig: "libisal",
+            providers: [.apt(["libisal-dev"])]
+        ),
+        .systemLibrary(
             name: "CZlib",
             path: "Sources/CZlib",
             pkgConfig: "zlib",
@@ -51,7 +57,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(name: "MirrorReassembly", dependencies: ["MirrorWire"], path: "Sources/MirrorReassembly", swiftSettings: strict),
-        .target(name: "MirrorHTTP1", dependencies: ["CZlib"], path: "Sources/MirrorHTTP1", swiftSettings: strict),
+        .target(name: "MirrorHTTP1", dependencies: ["CIsal"], path: "Sources/MirrorHTTP1", swiftSettings: strict),
 
         // MARK: - I/O modules.
         .target(name: "MirrorCapture", dependencies: ["CPcap", "MirrorWire"], path: "Sources/MirrorCapture", swiftSettings: strict),
@@ -91,7 +97,7 @@ let package = Package(
         .testTarget(name: "MirrorReassemblyTests", dependencies: ["MirrorReassembly", "MirrorTestSupport"], path: "Tests/MirrorReassemblyTests"),
         .testTarget(
             name: "MirrorCollectorTests", dependencies: ["MirrorCollector", "MirrorTestSupport"], path: "Tests/MirrorCollectorTests"),
-        .testTarget(name: "MirrorHTTP1Tests", dependencies: ["MirrorHTTP1", "MirrorTestSupport"], path: "Tests/MirrorHTTP1Tests"),
+        .testTarget(name: "MirrorHTTP1Tests", dependencies: ["MirrorHTTP1", "MirrorTestSupport", "CZlib"], path: "Tests/MirrorHTTP1Tests"),
         .testTarget(
             name: "EndToEndTests",
             dependencies: ["MirrorAgent", "MirrorConfig", "MirrorFilter", "MirrorTestSupport"],

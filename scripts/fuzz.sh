@@ -31,7 +31,7 @@ harness_for() {
 corpus_for() {
     case "$1" in
         packet|pcapfile) echo Tests/Fixtures ;; vxlan) echo Tests/Fuzz/corpus/vxlan ;; config) echo Tests/Fuzz/corpus/config ;;
-        http1|reassembly) echo Tests/Fuzz/corpus/none ;;
+        http1) echo Tests/Fuzz/corpus/http1 ;; reassembly) echo Tests/Fuzz/corpus/none ;;
     esac
 }
 
@@ -47,8 +47,8 @@ for t in "${targets[@]}"; do
     done
     cp "$(harness_for "$t")" "$dir/src/"
     echo "fuzz: building $t"
-    # zlib's module map (HTTP/1 measures decoded body sizes with it).
-    swiftc -O -sanitize=fuzzer,address -parse-as-library -module-name Fuzz -I Sources/CZlib "$dir"/src/*.swift -o "$dir/fuzz-$t"
+    # ISA-L's module map (HTTP/1 measures decoded body sizes with it).
+    swiftc -O -sanitize=fuzzer,address -parse-as-library -module-name Fuzz -I Sources/CIsal "$dir"/src/*.swift -o "$dir/fuzz-$t"
     # Seed corpus: capture files, cut to 4 KiB records for the packet target.
     if [ "$t" = packet ]; then
         python3 - "$dir/corpus" <<'PY'

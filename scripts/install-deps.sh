@@ -3,7 +3,8 @@
 set -euo pipefail
 
 packages=(
-    pkg-config libpcap-dev libnl-3-dev libnl-route-3-dev zlib1g-dev   # build: CPcap, CNetlink, CZlib
+    pkg-config libpcap-dev libnl-3-dev libnl-route-3-dev libisal-dev  # build: CPcap, CNetlink, CIsal
+    zlib1g-dev                                              # tests: CZlib compresses what CIsal inflates
     tshark tcpdump tcpreplay tcpflow iproute2 nftables ethtool  # tests and benchmarks: peers and referees
     curl nginx-light python3                                # live tests (issue 4): real clients and servers
 )

@@ -77,7 +77,7 @@
 /// `upgrade` and later bytes are only counted. Client bytes after an Upgrade or CONNECT request are held (up to
 /// ``HTTP1Limits/maxHeaderBlockBytes``) until its response says whether they are HTTP; past that they are parsed.
 ///
-/// A copied conversation is independent (zlib state is copied on write).
+/// A copied conversation is independent (inflate state is copied on write).
 public struct HTTP1Conversation: Sendable {
     private var client: DirectionParser  // what the caller calls clientToServer
     private var server: DirectionParser  // what the caller calls serverToClient

@@ -20,7 +20,7 @@ public struct HTTP1Limits: Hashable, Sendable {
     /// The first bytes of each message body (after de-chunking, before decoding) kept in the transaction.
     /// Default: 0, bodies are not stored.
     public var bodyCaptureBytes = 0
-    /// Whether gzip, x-gzip and deflate bodies are inflated (with zlib, streamed, nothing kept) to measure their
+    /// Whether gzip, x-gzip and deflate bodies are inflated (with ISA-L, streamed, nothing kept) to measure their
     /// decoded size. Default: true.
     public var decodeContentEncoding = true
     /// Inflating stops past this many decoded bytes of one body, which is flagged

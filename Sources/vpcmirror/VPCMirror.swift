@@ -39,6 +39,7 @@ struct SessionsOptions: ParsableArguments {
 
 struct Validate: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "validate",
         abstract: "Check a sessions file: exit 0 with a summary, or exit 2 with one line per problem.")
 
     @OptionGroup var sessionsOptions: SessionsOptions
@@ -53,6 +54,7 @@ struct Validate: ParsableCommand {
 
 struct Replay: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "replay",
         abstract: "Replay pcap/pcapng files through the sessions and send the mirrored frames as VXLAN.",
         discussion: "Counters for every frame are printed at the end and add up. Exit 2 on a bad file or config.")
 
@@ -177,6 +179,7 @@ struct SenderOptions: ParsableArguments {
 
 struct Interfaces: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "interfaces",
         abstract: "List the local interfaces (netlink): index, name, state, MTU, MAC and addresses.")
 
     @Flag(help: "Print a JSON array instead of a table.")
@@ -194,6 +197,7 @@ struct Interfaces: ParsableCommand {
 
 struct Attach: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "attach",
         abstract: "Capture live on each session's NetworkInterfaces[].InterfaceName and send mirrored frames as VXLAN.",
         discussion: """
             Needs CAP_NET_RAW (capture) and, for ring buffers above the default, CAP_NET_ADMIN (docs/cli.md). \
@@ -261,6 +265,7 @@ func printError(_ text: String) {
 
 struct Collect: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "collect",
         abstract: "Receive mirrored traffic (VXLAN over UDP, or capture files) and write HTTP/1.x exchanges as ECS JSON lines.",
         discussion: "Counters go to standard error at the end. SIGINT/SIGTERM write the open exchanges before exiting.")
 

@@ -1,4 +1,5 @@
-// vpcmirror: decoded sizes of gzip and deflate bodies through zlib: errors, the bomb limit, gaps, multi-member gzip.
+// vpcmirror: decoded sizes of gzip and deflate bodies (compressed by zlib, inflated by ISA-L): errors, checksums,
+// the bomb limit, gaps, multi-member gzip.
 import MirrorHTTP1
 import Testing
 
@@ -34,8 +35,12 @@ private func get(_ target: String) -> String { Scripts.get(target) }
         #expect(out.transactions.first?.requestBodyDecodedBytes == 3_000)
     }
 
-    @Test func multiMemberGzip() {
-        let body = Zlib.compress(sampleText(1_000, seed: 1), windowBits: 31) + Zlib.compress(sampleText(500, seed: 2), windowBits: 31)
+    /// Several streams in one "gzip" body: gzip members, or a zlib stream then a gzip member (each stream's wrapper
+    /// is told from its first byte, as zlib's automatic detection does).
+    @Test(arguments: [Int32(31), 15])
+    func multiMemberGzip(firstWindowBits: Int32) {
+        let body = Zlib.compress(sampleText(1_000, seed: 1), windowBits: firstWindowBits)
+            + Zlib.compress(sampleText(500, seed: 2), windowBits: 31)
         let script = Script(name: "two members", events: [.c(get("/")), Self.response("gzip", body)],
                             expected: [Expected("GET", "/", 200, responseBody: body.count, decoded: 1_500)])
         checkExpected(run(script), script)
@@ -51,6 +56,18 @@ private func get(_ target: String) -> String { Scripts.get(target) }
         let out = run(script)
         checkExpected(out, script)
         #expect(out.counters.decodeErrors == 1)
+    }
+
+    /// Deflate data that inflates, but whose gzip CRC-32 or length, or zlib Adler-32, does not match what came out.
+    @Test(arguments: [(Int32(31), 8), (31, 1), (15, 1)])
+    func checksumMismatchIsADecodeError(windowBits: Int32, fromEnd: Int) {
+        var body = Zlib.compress(sampleText(2_000), windowBits: windowBits)
+        body[body.count - fromEnd] ^= 0x01
+        let coding = windowBits == 31 ? "gzip" : "deflate"
+        let script = Script(name: "checksum", events: [.c(get("/")), Self.response(coding, body)],
+                            expected: [Expected("GET", "/", 200, responseBody: body.count, flags: .decodeError)])
+        checkExpected(run(script), script)
+        expectSameAtEverySplit(script)
     }
 
     @Test func truncatedStreamIsADecodeError() {

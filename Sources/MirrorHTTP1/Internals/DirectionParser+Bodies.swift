@@ -1,4 +1,4 @@
-// vpcmirror: how a direction reads bodies: lengths, chunks, capture and zlib decoding, and how a message ends.
+// vpcmirror: how a direction reads bodies: lengths, chunks, capture and decoding, and how a message ends.
 
 extension DirectionParser {
     mutating func startBody(_ coding: ContentCoding) {
@@ -6,8 +6,8 @@ extension DirectionParser {
         guard self.limits.decodeContentEncoding else { return }
         switch coding {
         case .gzip:
-            let ok = self.uniqueInflater().start(windowBits: Inflater.gzipWindowBits)
-            self.current?.decode = ok ? .active : .failed
+            self.uniqueInflater().start(.gzipOrZlib)
+            self.current?.decode = .active
         case .deflate:
             self.current?.decode = .sniff(nil)
         case .none, .other:
@@ -19,7 +19,7 @@ extension DirectionParser {
         if self.inflater == nil {
             self.inflater = Inflater()
         } else if !isKnownUniquelyReferenced(&self.inflater) {
-            self.inflater = self.inflater!.copy()  // a copied conversation must not share zlib's state
+            self.inflater = self.inflater!.copy()  // a copied conversation must not share the inflate state
         }
         return self.inflater!
     }
@@ -63,8 +63,8 @@ extension DirectionParser {
     }
 
     mutating func startDeflate(_ b0: UInt8, _ b1: UInt8) {
-        let ok = self.uniqueInflater().start(windowBits: Inflater.deflateWindowBits(b0, b1))
-        self.current!.decode = ok ? .active : .failed
+        self.uniqueInflater().start(Inflater.deflateFormat(b0, b1))
+        self.current!.decode = .active
     }
 
     mutating func feedInflater(_ bytes: UnsafeRawBufferPointer) {
@@ -171,6 +171,8 @@ extension DirectionParser {
         self.state = .idle
         guard var current = self.current.take() else { return }  // moved out: its record is handed on, not copied
         Self.finishDecoding(&current, self.inflater, &shared)
+        // Held only while a body is decoded: an idle connection keeps none of its 87 KiB.
+        self.inflater = nil
         let (isRequest, ordinal, info) = (current.isRequest, current.ordinal, current.info)
         // Swapped out rather than projected from `current` (a projection copies the record, then frees `current`).
         var record = MessageRecord(head: HTTPHead(bytes: []), startTimestamp: 0, endTimestamp: 0)

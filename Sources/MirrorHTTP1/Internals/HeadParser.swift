@@ -9,7 +9,7 @@ enum TransferCoding: Hashable, Sendable {
     case other
 }
 
-/// A Content-Encoding we can measure with zlib.
+/// A Content-Encoding whose decoded size we can measure.
 enum ContentCoding: Hashable, Sendable {
     case none
     case gzip

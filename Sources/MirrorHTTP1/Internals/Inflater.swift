@@ -1,9 +1,9 @@
-// vpcmirror: zlib's inflate, streamed, to measure decoded body sizes without keeping the bodies.
-internal import CZlib
+// vpcmirror: ISA-L's inflate, streamed, to measure decoded body sizes without keeping the bodies.
+internal import CIsal
 
-/// One zlib inflate stream whose output is counted and thrown away. Reused for every body of a direction.
+/// One inflate stream (ISA-L's igzip) whose output is counted and thrown away: one body, all its gzip members.
 ///
-/// A class because zlib's state points back at its `z_stream`, which must therefore stay at one address. It is
+/// A class because its state (87 KiB: Huffman tables and the 32 KiB history) is large and is changed in place. It is
 /// `@unchecked Sendable` because its owner copies it (``copy()``) before mutating it when it is shared, so no two
 /// owners ever mutate the same stream.
 final class Inflater: @unchecked Sendable {
@@ -13,54 +13,69 @@ final class Inflater: @unchecked Sendable {
         case limit
     }
 
+    /// What wraps the deflate data.
+    enum Format {
+        /// "gzip": gzip members, or a zlib stream; the first byte tells which (0x1F is gzip's, and never a valid
+        /// zlib header's), as zlib's automatic header detection does.
+        case gzipOrZlib
+        case zlib
+        /// Raw deflate (RFC 1951), which some servers send as "deflate".
+        case raw
+    }
+
     private static let outputSize = 16 * 1024
-    private let stream: UnsafeMutablePointer<z_stream>
+    private let state: UnsafeMutablePointer<inflate_state>
     private let output: UnsafeMutablePointer<UInt8>
-    private var initialized = false
-    private var windowBits: Int32 = 0
+    private var format = Format.raw
+    /// The wrapper of the stream under way is still to be chosen from its first byte (``Format/gzipOrZlib``).
+    private var awaitingFirstByte = false
     /// Decoded bytes of the current body (all gzip members).
     private(set) var produced = 0
-    /// The compressed stream reached its end (a later gzip member starts a new one).
+    /// The compressed stream reached its end, checksum verified (a later gzip member starts a new one).
     private(set) var atStreamEnd = false
-
-    /// gzip and zlib headers, told apart by zlib itself.
-    static let gzipWindowBits: Int32 = 15 + 32
 
     /// "deflate" is meant to be zlib-wrapped (RFC 9110 §8.4.1.2), but some servers send raw deflate: a valid zlib
     /// header (CM 8, CINFO ≤ 7, FCHECK) means zlib, anything else raw.
-    static func deflateWindowBits(_ b0: UInt8, _ b1: UInt8) -> Int32 {
-        b0 & 0x0F == 8 && b0 >> 4 <= 7 && (UInt16(b0) << 8 | UInt16(b1)) % 31 == 0 ? 15 : -15
+    static func deflateFormat(_ b0: UInt8, _ b1: UInt8) -> Format {
+        b0 & 0x0F == 8 && b0 >> 4 <= 7 && (UInt16(b0) << 8 | UInt16(b1)) % 31 == 0 ? .zlib : .raw
     }
 
     init() {
-        self.stream = .allocate(capacity: 1)
-        self.stream.initialize(to: z_stream())
+        self.state = .allocate(capacity: 1)
         self.output = .allocate(capacity: Self.outputSize)
+        isal_inflate_init(self.state)
     }
 
     deinit {
-        if self.initialized { inflateEnd(self.stream) }
-        self.stream.deinitialize(count: 1)
-        self.stream.deallocate()
+        self.state.deallocate()
         self.output.deallocate()
     }
 
-    /// Starts a new body. Returns false if zlib could not be set up (then the body is flagged, not decoded).
-    func start(windowBits: Int32) -> Bool {
+    /// Starts a new body.
+    func start(_ format: Format) {
         self.produced = 0
         self.atStreamEnd = false
-        self.windowBits = windowBits
-        if self.initialized { return inflateReset2(self.stream, windowBits) == Z_OK }
-        let rc = inflateInit2_(self.stream, windowBits, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
-        self.initialized = rc == Z_OK
-        return self.initialized
+        self.format = format
+        self.restart()
     }
 
-    /// A separate stream in the same state (`inflateCopy`), for copy-on-write.
+    /// Starts a new stream (the body's first, or its next gzip member).
+    private func restart() {
+        isal_inflate_reset(self.state)
+        switch self.format {
+        case .gzipOrZlib: self.awaitingFirstByte = true
+        case .zlib: self.state.pointee.crc_flag = UInt32(ISAL_ZLIB)
+        case .raw: self.state.pointee.crc_flag = UInt32(ISAL_DEFLATE)
+        }
+    }
+
+    /// A separate stream in the same state, for copy-on-write. The state holds no pointers into itself (only the
+    /// caller's input and output, set again on every call), so a byte copy is a working copy.
     func copy() -> Inflater {
         let other = Inflater()
-        if self.initialized && inflateCopy(other.stream, self.stream) == Z_OK { other.initialized = true }
-        other.windowBits = self.windowBits
+        other.state.update(from: self.state, count: 1)
+        other.format = self.format
+        other.awaitingFirstByte = self.awaitingFirstByte
         other.produced = self.produced
         other.atStreamEnd = self.atStreamEnd
         return other
@@ -68,36 +83,46 @@ final class Inflater: @unchecked Sendable {
 
     /// Inflates `input`, counting what comes out. Stops with `.limit` once more than `limit` bytes came out.
     func feed(_ input: UnsafeRawBufferPointer, limit: Int) -> Status {
-        guard self.initialized else { return .error }
         guard let base = input.baseAddress else { return .ok }
         var offset = 0
         while offset < input.count {
             if self.atStreamEnd {
-                // Bytes after the end: another gzip member (RFC 1952 §2.2) starts again; after deflate, ignored.
-                guard self.windowBits == Self.gzipWindowBits, inflateReset(self.stream) == Z_OK else { return .ok }
+                // Bytes after the end: another gzip member (RFC 1952 §2.2) starts again; after zlib or raw, ignored.
+                guard self.format == .gzipOrZlib else { return .ok }
                 self.atStreamEnd = false
+                self.restart()
+            }
+            if self.awaitingFirstByte {
+                self.awaitingFirstByte = false
+                self.state.pointee.crc_flag = UInt32(input[offset] == 0x1F ? ISAL_GZIP : ISAL_ZLIB)
             }
             let n = min(input.count - offset, Int(UInt32.max))
-            self.stream.pointee.next_in = UnsafeMutablePointer(
-                mutating: (base + offset).assumingMemoryBound(to: Bytef.self))
-            self.stream.pointee.avail_in = uInt(n)
+            self.state.pointee.next_in = UnsafeMutablePointer(mutating: (base + offset).assumingMemoryBound(to: UInt8.self))
+            self.state.pointee.avail_in = UInt32(n)
             while true {
-                self.stream.pointee.next_out = self.output
-                self.stream.pointee.avail_out = uInt(Self.outputSize)
-                let rc = inflate(self.stream, Z_NO_FLUSH)
-                self.produced += Self.outputSize - Int(self.stream.pointee.avail_out)
+                self.state.pointee.next_out = self.output
+                self.state.pointee.avail_out = UInt32(Self.outputSize)
+                let rc = isal_inflate(self.state)
+                self.produced += Self.outputSize - Int(self.state.pointee.avail_out)
+                // Corrupt data, a bad header, a checksum that does not match.
+                guard rc >= 0 else { return .error }
                 if self.produced > limit { return .limit }
-                if rc == Z_STREAM_END {
+                if self.state.pointee.block_state == ISAL_BLOCK_FINISH {
                     self.atStreamEnd = true
                     break
                 }
-                if rc == Z_BUF_ERROR { break }  // no progress possible: all input used, output flushed
-                guard rc == Z_OK else { return .error }
-                if self.stream.pointee.avail_in == 0 && self.stream.pointee.avail_out != 0 { break }
+                // All input taken and the output not filled: nothing more to come out until more input.
+                if self.state.pointee.avail_out != 0 { break }
             }
-            let consumed = n - Int(self.stream.pointee.avail_in)
+            var consumed = n - Int(self.state.pointee.avail_in)
+            if self.atStreamEnd {
+                // Whole bytes still in ISA-L's bit buffer were read past the end (after a zlib trailer; a gzip one
+                // gives them back itself): the next member starts there. Read ahead in an earlier call, they are
+                // gone, and the next member fails to inflate: flagged, not miscounted.
+                consumed -= min(consumed, Int(self.state.pointee.read_in_length) / 8)
+            }
             offset += consumed
-            if !self.atStreamEnd && consumed < n { return .error }  // zlib stopped short without an end: never spin
+            if !self.atStreamEnd && self.state.pointee.avail_in != 0 { return .error }  // stopped short: never spin
         }
         return .ok
     }
