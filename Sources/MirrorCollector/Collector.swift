@@ -296,7 +296,7 @@ struct Analysis {
         if self.shares.count > 1 {
             // The router decides and goes no further; a share takes what was routed to it.
             if self.isRouter {
-                self.routedShare = self.shares.share(of: key, frameBytes: frame.count, clock: self.now)
+                self.routedShare = self.shares.share(of: key, clock: self.now)
                 return
             }
             guard self.route.owner == self.shareIndex else { return }

@@ -3,15 +3,15 @@
 /// Spreads connections over `count` reassemblers that all see the same frames in the same order (one per thread),
 /// so that each copy of this value, fed the same calls, decides the same without talking to the others.
 ///
-/// A key seen for the first time goes to the share with the fewest frame bytes so far, so a few large connections
-/// do not pile up on one thread as a hash would let them. A key keeps its share until it has gone unseen for longer
+/// A key seen for the first time goes to the share given the fewest frames so far, so a few large connections do
+/// not pile up on one thread as a hash would let them. A key keeps its share until it has gone unseen for longer
 /// than any reassembler keeps a connection (idle timeout plus linger, on the same clock), so a connection never
 /// moves. Keys are bounded (`maxKeys`); past it, keys not held go by their hash (``ConnectionKey/share(of:)``)
 /// from then on, which is still the same in every copy.
 public struct ConnectionShares {
     public let count: Int
-    /// Frame bytes given to each share so far.
-    public private(set) var bytes: [Int]
+    /// Frames given to each share so far.
+    public private(set) var frames: [Int]
     private let forgetAfter: Int64
     private let maxKeys: Int
     private var hashing = false
@@ -28,7 +28,7 @@ public struct ConnectionShares {
 
     public init(count: Int, limits: ReassemblyLimits, maxKeys: Int? = nil) {
         self.count = max(1, count)
-        self.bytes = [Int](repeating: 0, count: self.count)
+        self.frames = [Int](repeating: 0, count: self.count)
         let (sum, overflow) = limits.idleTimeoutNanoseconds.addingReportingOverflow(limits.closedLingerNanoseconds)
         self.forgetAfter = overflow ? .max : sum.addingReportingOverflow(1_000_000_000).partialValue
         self.maxKeys = maxKeys ?? max(1024, limits.maxConnections.multipliedReportingOverflow(by: 2).partialValue)
@@ -37,9 +37,9 @@ public struct ConnectionShares {
     /// Keys held now.
     public var keyCount: Int { self.table.count }
 
-    /// The share of `key`'s connection, charging it `frameBytes`. `clock` is the latest time seen (as given to the
+    /// The share of `key`'s connection, charging it one frame. `clock` is the latest time seen (as given to the
     /// reassemblers).
-    public mutating func share(of key: ConnectionKey, frameBytes: Int, clock: Int64) -> Int {
+    public mutating func share(of key: ConnectionKey, clock: Int64) -> Int {
         guard self.count > 1 else { return 0 }
         let share: Int
         if let slot = self.table.find(key) {
@@ -51,11 +51,11 @@ public struct ConnectionShares {
             share = key.share(of: self.count)
         } else {
             var least = 0
-            for i in 1..<self.count where self.bytes[i] < self.bytes[least] { least = i }
+            for i in 1..<self.count where self.frames[i] < self.frames[least] { least = i }
             share = least
             self.add(key, share: least, clock: clock)
         }
-        self.bytes[share] += 1
+        self.frames[share] += 1
         return share
     }
 

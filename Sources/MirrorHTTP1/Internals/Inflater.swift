@@ -104,9 +104,9 @@ final class Inflater: @unchecked Sendable {
                 self.state.pointee.avail_out = UInt32(Self.outputSize)
                 let rc = isal_inflate(self.state)
                 self.produced += Self.outputSize - Int(self.state.pointee.avail_out)
+                if self.produced > limit { return .limit }
                 // Corrupt data, a bad header, a checksum that does not match.
                 guard rc >= 0 else { return .error }
-                if self.produced > limit { return .limit }
                 if self.state.pointee.block_state == ISAL_BLOCK_FINISH {
                     self.atStreamEnd = true
                     break
