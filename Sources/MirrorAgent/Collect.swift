@@ -38,6 +38,9 @@ public struct CollectReport: Sendable {
     public var collector: CollectorCounters
     public var reassembly: ReassemblyCounters
     public var lines: Int
+    /// Why some lines could not be written (a full disk, a closed pipe), with how many; nil when all were.
+    public var outputFailure: String? = nil
+    public var linesNotWritten = 0
 
     public var text: String {
         let d = self.decapsulation
@@ -52,19 +55,28 @@ public struct CollectReport: Sendable {
         let r = self.reassembly
         lines.append("tcp: connections \(r.connectionsOpened) (midstream \(r.connectionsOpenedMidstream)); segments \(r.segments), \(r.bytesDelivered) bytes delivered; duplicates \(r.duplicateSegments), retransmissions \(r.retransmittedSegments), overlaps \(r.overlappingSegments) (conflicting \(r.conflictingSegments)); gaps \(r.lostGaps) (\(r.lostBytes) bytes lost) + truncated \(r.truncatedGaps) (\(r.truncatedBytes) bytes); closed: fin \(r.closedByFIN), reset \(r.closedByReset), idle \(r.closedIdle), evicted \(r.closedEvicted), at end \(r.closedAtShutdown)")
         let flags = self.collector.flags.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
-        lines.append("http: \(self.collector.transactions) exchanges written\(flags.isEmpty ? "" : " (flags: \(flags))"); \(self.collector.emptyExchanges) empty placeholders not written")
+        let written = self.linesNotWritten == 0 ? "written" : "(\(self.linesNotWritten) not written: the output failed)"
+        lines.append("http: \(self.collector.transactions) exchanges \(written)\(flags.isEmpty ? "" : " (flags: \(flags))"); \(self.collector.emptyExchanges) empty placeholders not written")
         return lines.joined(separator: "\n")
     }
 }
 
 /// Where lines go: a file descriptor, written in large batches straight from the collector's output buffer.
+/// A write error other than EINTR stops the writing: what could not be written is counted, and `collect` reports
+/// it and exits non-zero, so a full disk or a closed reader never loses lines quietly.
 final class LineWriter {
     /// Output is written once this much is pending (and at the end, and on each expiry tick when listening).
     static let batchBytes = 1 << 20
     let fd: Int32
     let closeAtEnd: Bool
+    let path: String
+    /// The first write error (errno), if any; after it nothing more is written.
+    private(set) var errorNumber: Int32? = nil
+    private(set) var bytesNotWritten = 0
+    private(set) var linesNotWritten = 0
 
     init(path: String) throws(CollectError) {
+        self.path = path
         if path == "-" {
             self.fd = 1
             self.closeAtEnd = false
@@ -74,6 +86,15 @@ final class LineWriter {
             self.fd = fd
             self.closeAtEnd = true
         }
+    }
+
+    var failed: Bool { self.errorNumber != nil }
+
+    /// What went wrong, for the report; nil while every line was written.
+    var failure: String? {
+        guard let e = self.errorNumber else { return nil }
+        let name = self.path == "-" ? "standard output" : self.path
+        return "cannot write \(name): \(String(cString: strerror(e))); \(self.linesNotWritten) lines (\(self.bytesNotWritten) bytes) not written"
     }
 
     /// Writes what the collector has written so far.
@@ -86,6 +107,11 @@ final class LineWriter {
         var i = 0
         while i < pieces.count {
             let group = pieces[i..<min(pieces.count, i + 512)]
+            i += group.count
+            if self.failed {
+                for piece in group { self.lost(piece) }
+                continue
+            }
             let vectors = group.map { iovec(iov_base: UnsafeMutableRawPointer(mutating: $0.baseAddress), iov_len: $0.count) }
             let total = group.reduce(0) { $0 + $1.count }
             let n = vectors.withUnsafeBufferPointer { writev(self.fd, $0.baseAddress, Int32($0.count)) }
@@ -101,22 +127,27 @@ final class LineWriter {
                     done = 0
                 }
             }
-            i += group.count
         }
     }
 
-    /// Writes `bytes` whole (retrying on EINTR and short writes); stops at the first other error.
+    /// Writes `bytes` whole, retrying on EINTR and short writes; at any other error counts what is left as lost.
     func write(_ bytes: UnsafeRawBufferPointer) {
-        guard let base = bytes.baseAddress else { return }
+        guard let base = bytes.baseAddress, !self.failed else { return self.lost(bytes) }
         var offset = 0
         while offset < bytes.count {
             let n = Glibc.write(self.fd, base + offset, bytes.count - offset)
             if n < 0 {
                 if errno == EINTR { continue }
-                break
+                self.errorNumber = errno
+                return self.lost(UnsafeRawBufferPointer(rebasing: bytes[offset...]))
             }
             offset += n
         }
+    }
+
+    private func lost(_ bytes: UnsafeRawBufferPointer) {
+        self.bytesNotWritten += bytes.count
+        for b in bytes where b == UInt8(ascii: "\n") { self.linesNotWritten += 1 }
     }
 
     deinit {
@@ -353,10 +384,13 @@ public enum Collect {
         }
         if options.workers > 1 && options.listen.isEmpty && !options.readFiles.isEmpty {
             let (router, shares) = try SharedRead.run(options: options, writer: writer)
-            return CollectReport(router: router, shares: shares)
+            var report = CollectReport(router: router, shares: shares)
+            report.outputFailure = writer.failure
+            report.linesNotWritten = writer.linesNotWritten
+            return report
         }
         var collector = Collector(options: options.collector)
-        for path in options.readFiles {
+        files: for path in options.readFiles {
             let source = try FrameSource(path: path, batches: 4)
             while true {
                 let batch = source.next()
@@ -371,10 +405,11 @@ public enum Collect {
                     writer.flush(&collector)
                     throw CollectError(description: error.description)
                 }
+                if writer.failed { break files }
                 if last { break }
             }
         }
-        if !options.listen.isEmpty {
+        if !options.listen.isEmpty && !writer.failed {
             var receiverOptions = UDPReceiver.Options()
             receiverOptions.reusePort = options.reusePort
             let receiver: UDPReceiver
@@ -408,11 +443,15 @@ public enum Collect {
                     collector.expire(now: Int64(t.tv_sec) * 1_000_000_000 + Int64(t.tv_nsec))
                     writer.flush(&collector)
                 }
+                if writer.failed { break }
             }
         }
         collector.finish()
         writer.flush(&collector)
-        return CollectReport(router: collector, shares: [collector])
+        var report = CollectReport(router: collector, shares: [collector])
+        report.outputFailure = writer.failure
+        report.linesNotWritten = writer.linesNotWritten
+        return report
     }
 }
 
@@ -591,13 +630,15 @@ enum SharedRead {
                     if let error = batch.error { failure = CollectError(description: error.description) }
                     break
                 }
+                // The output is gone (reported by the caller): stop reading, end the workers.
+                if writer.failed { break }
             }
             // The source's batches point into it: all of them come back before it goes.
             while !inFlight.isEmpty {
                 merge()
                 source.recycle(inFlight.removeFirst())
             }
-            if failure != nil { break files }
+            if failure != nil || writer.failed { break files }
         }
         for w in workers { w.send(.end) }
         merge()

@@ -328,11 +328,16 @@ struct Collect: ParsableCommand {
                 throw ExitCode(2)
             }
         }
+        let report: CollectReport
         do {
-            let report = try MirrorAgent.Collect.run(options: options)
-            printError(report.text)
+            report = try MirrorAgent.Collect.run(options: options)
         } catch {
             printError("vpcmirror collect: \(error.description)")
+            throw ExitCode(2)
+        }
+        printError(report.text)
+        if let failure = report.outputFailure {
+            printError("vpcmirror collect: \(failure)")
             throw ExitCode(2)
         }
     }

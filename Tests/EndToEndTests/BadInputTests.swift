@@ -190,4 +190,20 @@ struct BadInputTests {
         #expect(Self.lines(syntaxRun.standardError).count == 1, "stderr: \(syntaxRun.standardError)")
         #expect(syntaxRun.standardError.contains("line 1"), "stderr: \(syntaxRun.standardError)")
     }
+
+    /// A full disk loses no line quietly: `collect` says what it could not write, how much, and exits 2.
+    @Test("collect to a full device reports the lines it could not write", arguments: [1, 2])
+    func collectOutputFails(workers: Int) throws {
+        let path = Fixtures.path(Self.fixture)
+        let good = try VPCMirror.run(["collect", "--read", path, "--output", "-", "--workers", "\(workers)"])
+        #expect(good.exitStatus == 0, "stderr: \(good.standardError)")
+        let lines = Self.lines(good.standardOutput).count
+        #expect(lines > 0)
+        let full = try VPCMirror.run(["collect", "--read", path, "--output", "/dev/full", "--workers", "\(workers)"])
+        #expect(full.exitStatus == 2)
+        #expect(full.standardError.contains("vpcmirror collect: cannot write /dev/full: No space left on device; \(lines) lines ("),
+                "stderr: \(full.standardError)")
+        #expect(full.standardError.contains("http: \(lines) exchanges (\(lines) not written: the output failed)"),
+                "stderr: \(full.standardError)")
+    }
 }
