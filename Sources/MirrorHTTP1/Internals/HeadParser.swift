@@ -221,7 +221,7 @@ enum HeadParser {
                 guard name.count == 7 || name.count == 10 || name.count == 14 || name.count == 16 || name.count == 17
                 else { continue }
                 let value = field.value
-                if Self.equal(bytes, name, "content-length") {
+                if Self.isName(bytes, name, "content-length") {
                     Self.forEachElement(bytes, value) { element in
                         guard let n = Self.decimal(bytes, element) else {
                             framing.contentLengthInvalid = true
@@ -233,20 +233,20 @@ enum HeadParser {
                             firstLength = n
                         }
                     }
-                } else if Self.equal(bytes, name, "transfer-encoding") {
+                } else if Self.isName(bytes, name, "transfer-encoding") {
                     Self.forEachElement(bytes, value) { element in
                         guard !element.isEmpty else { return }
                         transferCodings += 1
                         lastTransferCoding = Self.coding(bytes, element)
                     }
-                } else if Self.equal(bytes, name, "connection") {
+                } else if Self.isName(bytes, name, "connection") {
                     Self.forEachElement(bytes, value) { element in
                         if Self.equal(bytes, element, "close") { framing.connectionClose = true }
                         if Self.equal(bytes, element, "keep-alive") { framing.connectionKeepAlive = true }
                     }
-                } else if Self.equal(bytes, name, "upgrade") {
+                } else if Self.isName(bytes, name, "upgrade") {
                     framing.upgrade = true
-                } else if Self.equal(bytes, name, "content-encoding") {
+                } else if Self.isName(bytes, name, "content-encoding") {
                     var count = 0
                     var last = Coding.other
                     Self.forEachElement(bytes, value) { element in
@@ -285,6 +285,25 @@ enum HeadParser {
         if Self.equal(bytes, element, "gzip") || Self.equal(bytes, element, "x-gzip") { return .gzip }
         if Self.equal(bytes, element, "deflate") { return .deflate }
         return .other
+    }
+
+    /// Whether the field name at `range` is `lowercase`: names are lower-cased already (``lowercasedName``), so
+    /// this compares eight bytes at a time (the names asked for are at least eight long, except "upgrade").
+    @inline(__always)
+    static func isName(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>, _ lowercase: StaticString) -> Bool {
+        let n = lowercase.utf8CodeUnitCount
+        guard range.count == n, let base = bytes.baseAddress else { return false }
+        guard n >= 8 else { return Self.equal(bytes, range, lowercase) }
+        let a = base + range.lowerBound
+        let b = UnsafeRawPointer(lowercase.utf8Start)
+        var i = 0
+        while i &+ 8 < n {
+            guard a.loadUnaligned(fromByteOffset: i, as: UInt64.self) == b.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            else { return false }
+            i &+= 8
+        }
+        // The last eight bytes (overlapping the ones before when n is not a multiple of eight).
+        return a.loadUnaligned(fromByteOffset: n &- 8, as: UInt64.self) == b.loadUnaligned(fromByteOffset: n &- 8, as: UInt64.self)
     }
 
     /// Whether `bytes[range]` is `lowercase` in any ASCII case.
