@@ -382,13 +382,19 @@ public enum Collect {
                 throw CollectError(description: error.description)
             }
         }
-        if options.workers > 1 && options.listen.isEmpty && !options.readFiles.isEmpty {
-            let (router, shares) = try SharedRead.run(options: options, writer: writer)
-            var report = CollectReport(router: router, shares: shares)
-            report.outputFailure = writer.failure
-            report.linesNotWritten = writer.linesNotWritten
-            return report
-        }
+        let shared = options.workers > 1 && options.listen.isEmpty && !options.readFiles.isEmpty
+        let (router, shares) = try shared
+            ? SharedRead.run(options: options, writer: writer) : Self.runAlone(options: options, writer: writer)
+        var report = CollectReport(router: router, shares: shares)
+        report.outputFailure = writer.failure
+        report.linesNotWritten = writer.linesNotWritten
+        return report
+    }
+
+    /// One collector on this thread: `--read` files, then `--listen` sockets.
+    private static func runAlone(
+        options: CollectOptions, writer: LineWriter
+    ) throws(CollectError) -> (router: Collector, shares: [Collector]) {
         var collector = Collector(options: options.collector)
         files: for path in options.readFiles {
             let source = try FrameSource(path: path, batches: 4)
@@ -448,10 +454,7 @@ public enum Collect {
         }
         collector.finish()
         writer.flush(&collector)
-        var report = CollectReport(router: collector, shares: [collector])
-        report.outputFailure = writer.failure
-        report.linesNotWritten = writer.linesNotWritten
-        return report
+        return (collector, [collector])
     }
 }
 
