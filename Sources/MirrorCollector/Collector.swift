@@ -473,6 +473,8 @@ final class LineSink {
     @exclusivity(unchecked) var major: UInt64 = 0
     @exclusivity(unchecked) var minor: UInt64 = 0
     @exclusivity(unchecked) var runs: [OutputRun] = []
+    /// The text of the second the last line was dated in.
+    @exclusivity(unchecked) var second = ECSFormatter.SecondText()
 
     func write(_ t: consuming HTTPTransaction, _ lines: ConnectionLines) {
         guard t.hasRequestMethod || t.hasStatusCode || t.requestBytes != nil || t.responseBytes != nil else {
@@ -489,7 +491,7 @@ final class LineSink {
             self.runs.append(OutputRun(major: self.major, minor: self.minor, start: self.output.count))
         }
         // The side that sent requests is the client, whatever the TCP handshake (or its absence) suggested.
-        ECSFormatter.write(t, on: t.rolesSwapped ? lines.swapped : lines.plain, into: self.output)
+        ECSFormatter.write(t, on: t.rolesSwapped ? lines.swapped : lines.plain, into: self.output, second: &self.second)
     }
 }
 

@@ -4,8 +4,8 @@ public import MirrorJSON
 public import MirrorWire
 
 /// What a line says about the connection an exchange was seen on. The same for every exchange of a connection, so
-/// its JSON is written once, when the connection is first reported.
-public struct ECSConnection: Sendable {
+/// its JSON is written once, when the connection is first reported (a class: each line takes it without a copy).
+public final class ECSConnection: Sendable {
     /// `"source":{…},"destination":{…},"client":{…},"server":{…},"network":{…}`
     let endpoints: [UInt8]
     /// `"vni":N,"session_id":"…",` (either may be absent), the start of the `mirror` object.
@@ -67,17 +67,23 @@ public struct ECSConnection: Sendable {
 public enum ECSFormatter {
     /// Appends the line of `t`, with its newline.
     public static func write(_ t: HTTPTransaction, on connection: ECSConnection, into out: JSONBuffer) {
-        Self.write(t, request: t.requestHead, response: t.responseHead, on: connection, into: out)
+        var second = SecondText()
+        Self.write(t, on: connection, into: out, second: &second)
+    }
+
+    /// The same, reusing the text of the second the line before was dated in (`second`).
+    static func write(_ t: HTTPTransaction, on connection: ECSConnection, into out: JSONBuffer, second: inout SecondText) {
+        Self.write(t, request: t.requestHead, response: t.responseHead, on: connection, into: out, second: &second)
     }
 
     /// The same, with the heads already taken from the transaction (each take is a copy).
     static func write(
         _ t: HTTPTransaction, request: HTTPHead?, response: HTTPHead?, on connection: ECSConnection,
-        into out: JSONBuffer
+        into out: JSONBuffer, second: inout SecondText
     ) {
         // Without a request (lost, or before the capture began), the line is dated by the response.
         out.append("{\"@timestamp\":\"")
-        Self.appendISO8601(nanoseconds: t.requestTimestamp ?? t.responseEndTimestamp ?? 0, into: out)
+        Self.appendISO8601(nanoseconds: t.requestTimestamp ?? t.responseEndTimestamp ?? 0, into: out, second: &second)
         out.append("\",\"event\":{\"kind\":\"event\",\"category\":[\"network\",\"web\"],")
         out.append("\"type\":[\"connection\",\"protocol\"]")
         if let a = t.requestTimestamp, let b = t.responseEndTimestamp {
@@ -128,7 +134,12 @@ public enum ECSFormatter {
                     out.append(",\"url\":{\"original\":")
                     out.appendString(UnsafeRawBufferPointer(rebasing: bytes[target]))
                     if Self.isASCII(bytes, target) && host.map({ Self.isASCII(bytes, $0) }) != false {
-                        Self.url(target: bytes[target], host: host.map { bytes[$0] }, out)
+                        if !target.isEmpty && bytes[target.lowerBound] == UInt8(ascii: "/") {
+                            Self.originURL(bytes, target: target, out)
+                            Self.authority(host.map { bytes[$0] }, out)
+                        } else {
+                            Self.url(target: bytes[target], host: host.map { bytes[$0] }, out)
+                        }
                     } else {
                         // Not ASCII: split as the text it decodes to (grapheme clusters, Unicode lower case).
                         let text = Substring(request.string(target))
@@ -263,9 +274,6 @@ public enum ECSFormatter {
                     out.append("{")
                     for i in 0..<n where first[i] == UInt64(i) {
                         // Names are tchars: nothing to escape. A repeated name is written with its first occurrence.
-                        out.append(i > 0 ? ",\"" : "\"")
-                        out.append(UnsafeRawBufferPointer(rebasing: bytes[fields[i].name]))
-                        out.append("\":")
                         var next = n
                         if anyRepeat {
                             for j in (i + 1)..<n where first[j] == UInt64(i) {
@@ -274,10 +282,14 @@ public enum ECSFormatter {
                             }
                         }
                         guard next < n else {
-                            value(i)
+                            out.appendMember(
+                                name: UnsafeRawBufferPointer(rebasing: bytes[fields[i].name]),
+                                string: UnsafeRawBufferPointer(rebasing: bytes[fields[i].value]), first: i == 0)
                             continue
                         }
-                        out.append("[")
+                        out.append(i > 0 ? ",\"" : "\"")
+                        out.append(UnsafeRawBufferPointer(rebasing: bytes[fields[i].name]))
+                        out.append("\":[")
                         value(i)
                         for j in next..<n where first[j] == UInt64(i) {
                             out.append(",")
@@ -333,6 +345,34 @@ public enum ECSFormatter {
                 query[..<(query.firstIndex(of: T.hash) ?? query.endIndex)].appendJSON(to: out, lowercased: false)
             }
         }
+        Self.authority(authority, out)
+    }
+
+    /// `url.path` and `url.query` of an origin-form target (`/…`, most requests) in ASCII: what
+    /// ``url(target:host:_:)`` writes for it, from the bytes without a collection's index steps.
+    private static func originURL(_ bytes: UnsafeRawBufferPointer, target: Range<Int>, _ out: JSONBuffer) {
+        var question = target.upperBound
+        var hash = target.upperBound
+        for i in target {
+            let b = bytes[i]
+            if b == UInt8(ascii: "?") {
+                question = i
+                break
+            }
+            if b == UInt8(ascii: "#") && hash == target.upperBound { hash = i }
+        }
+        // The path ends at the first `#` before any `?`; it is not empty (it starts with `/`).
+        out.append(",\"path\":")
+        out.appendString(UnsafeRawBufferPointer(rebasing: bytes[target.lowerBound..<min(question, hash)]))
+        guard question < target.upperBound else { return }
+        var end = question + 1
+        while end < target.upperBound && bytes[end] != UInt8(ascii: "#") { end += 1 }
+        out.append(",\"query\":")
+        out.appendString(UnsafeRawBufferPointer(rebasing: bytes[(question + 1)..<end]))
+    }
+
+    /// `url.domain` and `url.port` from an authority (an absolute target's, else Host).
+    private static func authority<T: URLText>(_ authority: T?, _ out: JSONBuffer) {
         guard var a = authority, !a.isEmpty else { return }
         if let at = a.lastIndex(of: T.at) { a = a[a.index(after: at)...] }
         var port: T? = nil
@@ -361,9 +401,54 @@ public enum ECSFormatter {
         return out.withBytes { String(decoding: $0, as: UTF8.self) }
     }
 
+    /// The text of one whole second, `YYYY-MM-DDTHH:MM:SS.` (20 bytes): lines come in time order, so most are
+    /// dated in the same second as the line before, and only their fraction needs writing.
+    struct SecondText {
+        var second = Int64.min
+        var text: (UInt64, UInt64, UInt32) = (0, 0, 0)
+    }
+
+    /// ``appendISO8601(nanoseconds:into:)`` with the text of the second reused when it is `second`'s.
+    /// Whole seconds (rounded down) and the nanoseconds after them, for any `Int64` (no overflow at its ends).
+    private static func split(_ nanoseconds: Int64) -> (seconds: Int64, fraction: Int64) {
+        let (q, r) = nanoseconds.quotientAndRemainder(dividingBy: 1_000_000_000)
+        return r < 0 ? (q - 1, r + 1_000_000_000) : (q, r)
+    }
+
+    static func appendISO8601(nanoseconds: Int64, into out: JSONBuffer, second cache: inout SecondText) {
+        let (seconds, afterSecond) = Self.split(nanoseconds)
+        guard seconds == cache.second else {
+            let start = out.count
+            Self.appendISO8601(nanoseconds: nanoseconds, into: out)
+            // Kept when the year took four characters, so that the second's text is the first 20 bytes.
+            if out.count - start == 30 {
+                cache.second = seconds
+                cache.text = out.withBytes { b in
+                    (
+                        b.loadUnaligned(fromByteOffset: start, as: UInt64.self),
+                        b.loadUnaligned(fromByteOffset: start + 8, as: UInt64.self),
+                        b.loadUnaligned(fromByteOffset: start + 16, as: UInt32.self)
+                    )
+                }
+            }
+            return
+        }
+        var fraction = afterSecond
+        let text = cache.text
+        out.append(count: 30) { room in
+            room.storeBytes(of: text.0, toByteOffset: 0, as: UInt64.self)
+            room.storeBytes(of: text.1, toByteOffset: 8, as: UInt64.self)
+            room.storeBytes(of: text.2, toByteOffset: 16, as: UInt32.self)
+            for i in stride(from: 28, through: 20, by: -1) {
+                room[i] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: fraction % 10)
+                fraction /= 10
+            }
+            room[29] = UInt8(ascii: "Z")
+        }
+    }
+
     private static func appendISO8601(nanoseconds: Int64, into out: JSONBuffer) {
-        let seconds = nanoseconds >= 0 ? nanoseconds / 1_000_000_000 : (nanoseconds - 999_999_999) / 1_000_000_000
-        let fraction = nanoseconds - seconds * 1_000_000_000
+        let (seconds, fraction) = Self.split(nanoseconds)
         var days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
         let secondOfDay = seconds - days * 86_400
         days += 719_468

@@ -180,36 +180,79 @@ public final class JSONBuffer {
     /// Appends `bytes` as a JSON string, quotes included: UTF-8 as `String(decoding:as:)` reads it (invalid
     /// sequences become U+FFFD), then `"`, `\` and control characters escaped.
     public func appendString(_ bytes: UnsafeRawBufferPointer) {
-        // Most strings need no escape: they are scanned and copied in one pass, a word at a time, into room made
-        // once for them and their quotes. At the first byte that needs more, the rest goes the long way.
-        let n = bytes.count
-        let target = self.reserve(n &+ 2)
+        let target = self.reserve(bytes.count &+ 2)
         target.storeBytes(of: UInt8(ascii: "\""), as: UInt8.self)
+        self.finishString(bytes, at: target + 1, written: 1)
+    }
+
+    /// Appends one member of an object: `"name":` and `value` as a JSON string (``appendString(_:)``), after a comma
+    /// unless `first`. `name` is written as it is: the caller knows it needs no escape (a header name is a token).
+    public func appendMember(name: UnsafeRawBufferPointer, string value: UnsafeRawBufferPointer, first: Bool) {
+        // Room for both made once: `,"` name `":"` value `"`.
+        let nameCount = name.count
+        let target = self.reserve(nameCount &+ value.count &+ 6)
+        var at = 0
+        if !first {
+            target.storeBytes(of: UInt8(ascii: ","), as: UInt8.self)
+            at = 1
+        }
+        target.storeBytes(of: UInt8(ascii: "\""), toByteOffset: at, as: UInt8.self)
+        at &+= 1
+        if let source = name.baseAddress {
+            if nameCount <= 16 {
+                Self.copySmall(to: target + at, from: source, count: nameCount)
+            } else {
+                (target + at).copyMemory(from: source, byteCount: nameCount)
+            }
+        }
+        at &+= nameCount
+        target.storeBytes(of: UInt8(ascii: "\""), toByteOffset: at, as: UInt8.self)
+        target.storeBytes(of: UInt8(ascii: ":"), toByteOffset: at &+ 1, as: UInt8.self)
+        target.storeBytes(of: UInt8(ascii: "\""), toByteOffset: at &+ 2, as: UInt8.self)
+        at &+= 3
+        self.finishString(value, at: target + at, written: at)
+    }
+
+    /// Writes `bytes` and the closing quote at `target`, where room for them was made and `written` bytes before
+    /// them are not yet counted. Most strings need no escape: they are scanned and copied in one pass, a word at a
+    /// time; at the first byte that needs more, the rest goes the long way.
+    @inline(__always)
+    private func finishString(_ bytes: UnsafeRawBufferPointer, at target: UnsafeMutableRawPointer, written: Int) {
+        let n = bytes.count
         guard let source = bytes.baseAddress else {
-            target.storeBytes(of: UInt8(ascii: "\""), toByteOffset: 1, as: UInt8.self)
-            self.advance(by: 2)
+            target.storeBytes(of: UInt8(ascii: "\""), as: UInt8.self)
+            self.advance(by: written &+ 1)
             return
         }
         var i = 0
         while i &+ 8 <= n {
             let w = source.loadUnaligned(fromByteOffset: i, as: UInt64.self)
             if Self.special(w, nonASCII: true) != 0 { break }
-            target.storeBytes(of: w, toByteOffset: 1 &+ i, as: UInt64.self)
+            target.storeBytes(of: w, toByteOffset: i, as: UInt64.self)
             i &+= 8
+        }
+        if n &- i < 8 && i < n && n >= 8 {
+            // Fewer than eight left: the last word, overlapping what was copied (which needs nothing), does most
+            // tails in one step.
+            let w = source.loadUnaligned(fromByteOffset: n &- 8, as: UInt64.self)
+            if Self.special(w, nonASCII: true) == 0 {
+                target.storeBytes(of: w, toByteOffset: n &- 8, as: UInt64.self)
+                i = n
+            }
         }
         while i < n {
             let b = source.load(fromByteOffset: i, as: UInt8.self)
             if b < 0x20 || b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") || b >= 0x80 { break }
-            target.storeBytes(of: b, toByteOffset: 1 &+ i, as: UInt8.self)
+            target.storeBytes(of: b, toByteOffset: i, as: UInt8.self)
             i &+= 1
         }
         if i == n {
-            target.storeBytes(of: UInt8(ascii: "\""), toByteOffset: 1 &+ n, as: UInt8.self)
-            self.advance(by: n &+ 2)
+            target.storeBytes(of: UInt8(ascii: "\""), toByteOffset: n, as: UInt8.self)
+            self.advance(by: written &+ n &+ 1)
             return
         }
         // What was copied is ASCII, so the rest escapes (and decodes) as it would have with it.
-        self.advance(by: 1 &+ i)
+        self.advance(by: written &+ i)
         self.appendEscaped(UnsafeRawBufferPointer(start: source + i, count: n &- i))
         self.append(UInt8(ascii: "\""))
     }

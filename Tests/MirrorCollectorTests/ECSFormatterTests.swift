@@ -42,6 +42,9 @@ import Testing
         ("http://h.example/p?q", "other", #""url":{"original":"http://h.example/p?q","scheme":"http","path":"/p","query":"q","domain":"h.example"}"#),
         ("example.com:443", "example.com:443", #""url":{"original":"example.com:443","domain":"example.com","port":443}"#),
         ("/x", "[2001:db8::1]:8443", #""url":{"original":"/x","path":"/x","domain":"2001:db8::1","port":8443}"#),
+        ("/a#f?q", "h", #""url":{"original":"/a#f?q","path":"/a","query":"q","domain":"h"}"#),
+        ("/a?q#f", "h", #""url":{"original":"/a?q#f","path":"/a","query":"q","domain":"h"}"#),
+        ("/p?", "u@H:x", #""url":{"original":"/p?","path":"/p","query":"","domain":"h"}"#),
     ])
     func urls(target: String, host: String, expected: String) {
         let line = self.line(target: target, headers: [("host", host)])
@@ -123,6 +126,32 @@ import Testing
             let out = JSONBuffer()
             bytes.withUnsafeBytes { out.appendString($0) }
             #expect(out.withBytes { Array($0) } == Self.reference(bytes), "\(bytes)")
+        }
+    }
+
+    /// Every length around the word size, with one byte that needs escaping at every place (or none): the word
+    /// loop, the last word read overlapping, and the byte loop must each stop where they should.
+    @Test func escapingAtEveryPlace() {
+        let specials: [UInt8] = [0x22, 0x5C, 0x0A, 0x01, 0xC3, 0xFF]
+        for n in 0...26 {
+            for place in -1..<n {
+                for special in specials where place >= 0 || special == specials[0] {
+                    var bytes = (0..<n).map { UInt8(ascii: "a") + UInt8($0 % 26) }
+                    if place >= 0 { bytes[place] = special }
+                    let out = JSONBuffer()
+                    bytes.withUnsafeBytes { out.appendString($0) }
+                    #expect(out.withBytes { Array($0) } == Self.reference(bytes), "\(bytes)")
+                    for first in [true, false] {
+                        out.removeAll()
+                        let name = Array("x-name".utf8)
+                        name.withUnsafeBytes { name in
+                            bytes.withUnsafeBytes { out.appendMember(name: name, string: $0, first: first) }
+                        }
+                        let expected = Array((first ? "" : ",").utf8) + Array("\"x-name\":".utf8) + Self.reference(bytes)
+                        #expect(out.withBytes { Array($0) } == expected, "\(bytes)")
+                    }
+                }
+            }
         }
     }
 
