@@ -374,8 +374,9 @@ nonisolated(unsafe) var stopRequested: sig_atomic_t = 0
 public enum Collect {
     public static func run(options: CollectOptions) throws(CollectError) -> CollectReport {
         let writer = try LineWriter(path: options.output)
-        // Every file is checked before any is read, so a bad path fails before anything is written.
-        for path in options.readFiles {
+        // Every file is checked before any is read, so a bad path fails before anything is written. The first is
+        // not: reading opens it before anything is written, with the same error (each open reads 1 MiB).
+        for path in options.readFiles.dropFirst() {
             do {
                 _ = try CaptureFileReader(path: path)
             } catch {

@@ -31,77 +31,100 @@ extension DirectionParser {
         _ shared: inout ConversationState, _ emit: Emit
     ) -> HeadOutcome {
         let n = input.count
-        while i < n {
-            if !self.scan.startLineDone {
-                // Most start lines come whole: judged at once, without a step per byte.
-                if self.scan.length == 0,
-                    let lf = input.firstIndex(of: ASCII.lf, in: i..<min(n, i + self.limits.maxStartLineBytes)),
-                    self.scan.matcher.matchWholeLine(UnsafeRawBufferPointer(rebasing: input[i...lf]))
-                {
-                    self.scan.length = lf + 1 - i
-                    i = lf + 1
-                    self.scan.startLineDone = true
-                    self.startLineFound(self.scan.matcher.kind!, &shared, emit)
-                    continue
-                }
-                let outcome = self.scan.matcher.feed(input[i])
-                i += 1
-                self.scan.length += 1
-                switch outcome {
-                case .needMore:
-                    continue
-                case .matched:
-                    self.scan.startLineDone = true
-                    self.startLineFound(self.scan.matcher.kind!, &shared, emit)
-                case .failed:
+        while i < n && !self.scan.startLineDone {
+            // Most start lines come whole: judged at once, without a step per byte.
+            if self.scan.length == 0,
+                let lf = input.firstIndex(of: ASCII.lf, in: i..<min(n, i + self.limits.maxStartLineBytes)),
+                self.scan.matcher.matchWholeLine(UnsafeRawBufferPointer(rebasing: input[i...lf]))
+            {
+                self.scan.length = lf + 1 - i
+                i = lf + 1
+                self.scan.startLineDone = true
+                self.startLineFound(self.scan.matcher.kind!, &shared, emit)
+                continue
+            }
+            let outcome = self.scan.matcher.feed(input[i])
+            i += 1
+            self.scan.length += 1
+            switch outcome {
+            case .needMore:
+                continue
+            case .matched:
+                self.scan.startLineDone = true
+                self.startLineFound(self.scan.matcher.kind!, &shared, emit)
+            case .failed:
+                return self.startLineFailed(input, &i, segmentStart, &shared, emit)
+            case .tooLong:
+                guard let kind = self.scan.matcher.kind else {
                     return self.startLineFailed(input, &i, segmentStart, &shared, emit)
-                case .tooLong:
-                    guard let kind = self.scan.matcher.kind else {
-                        return self.startLineFailed(input, &i, segmentStart, &shared, emit)
-                    }
-                    // An HTTP message with a huge line: keep what it says, skip the rest.
-                    self.startLineFound(kind, &shared, emit)
-                    shared.counters.parseErrors.startLineTooLong += 1
-                    self.commitBrokenHead(input, segmentStart..<i, .headerLimit, ts, &shared, emit)
-                    self.enterResync(&shared, lastByte: input[i - 1])
-                    return .proceed
                 }
-                continue
-            }
-            let allowance = self.limits.maxHeaderBlockBytes - self.scan.length
-            guard allowance > 0 else {
-                shared.counters.parseErrors.headerBlockTooLarge += 1
+                // An HTTP message with a huge line: keep what it says, skip the rest.
+                self.startLineFound(kind, &shared, emit)
+                shared.counters.parseErrors.startLineTooLong += 1
                 self.commitBrokenHead(input, segmentStart..<i, .headerLimit, ts, &shared, emit)
-                self.enterResync(&shared, lastByte: i > 0 ? input[i - 1] : 0)
-                return .proceed
-            }
-            let window = min(n - i, allowance)
-            guard let lf = input.firstIndex(of: ASCII.lf, in: i..<(i + window)) else {
-                self.scan.length += window
-                self.scan.lineBytes += window
-                self.scan.lastByte = input[i + window - 1]
-                i += window
-                continue
-            }
-            let lineLength = self.scan.lineBytes + (lf - i)
-            let previous = lf > i ? input[lf - 1] : self.scan.lastByte
-            self.scan.length += lf - i + 1
-            i = lf + 1
-            self.scan.lineBytes = 0
-            self.scan.lastByte = ASCII.lf
-            if lineLength == 0 || (lineLength == 1 && previous == ASCII.cr) {
-                self.headComplete(input, segmentStart..<i, ts, &shared, emit)
-                return .proceed
-            }
-            self.scan.lines += 1
-            if self.scan.lines > self.limits.maxHeaderCount {
-                shared.counters.parseErrors.tooManyHeaders += 1
-                self.commitBrokenHead(input, segmentStart..<i, .headerLimit, ts, &shared, emit)
-                self.enterResync(&shared, lastByte: ASCII.lf)
+                self.enterResync(&shared, lastByte: input[i - 1])
                 return .proceed
             }
         }
+        // Field lines, counted in locals (stored once) up to the empty line, a limit, or the end of the input.
+        var length = self.scan.length
+        var lineBytes = self.scan.lineBytes
+        var lastByte = self.scan.lastByte
+        var lines = self.scan.lines
+        let maxBlock = self.limits.maxHeaderBlockBytes
+        let maxCount = self.limits.maxHeaderCount
+        var end = HeadEnd.moreInput
+        while i < n {
+            let allowance = maxBlock - length
+            guard allowance > 0 else {
+                end = .blockTooLarge
+                break
+            }
+            let window = min(n - i, allowance)
+            guard let lf = input.firstIndex(of: ASCII.lf, in: i..<(i + window)) else {
+                length += window
+                lineBytes += window
+                lastByte = input[i + window - 1]
+                i += window
+                continue
+            }
+            let lineLength = lineBytes + (lf - i)
+            let previous = lf > i ? input[lf - 1] : lastByte
+            length += lf - i + 1
+            i = lf + 1
+            lineBytes = 0
+            lastByte = ASCII.lf
+            if lineLength == 0 || (lineLength == 1 && previous == ASCII.cr) {
+                end = .complete
+                break
+            }
+            lines += 1
+            if lines > maxCount {
+                end = .tooManyLines
+                break
+            }
+        }
+        (self.scan.length, self.scan.lineBytes, self.scan.lastByte, self.scan.lines) = (length, lineBytes, lastByte, lines)
+        switch end {
+        case .moreInput:
+            break
+        case .complete:
+            self.headComplete(input, segmentStart..<i, ts, &shared, emit)
+        case .blockTooLarge:
+            shared.counters.parseErrors.headerBlockTooLarge += 1
+            self.commitBrokenHead(input, segmentStart..<i, .headerLimit, ts, &shared, emit)
+            self.enterResync(&shared, lastByte: i > 0 ? input[i - 1] : 0)
+        case .tooManyLines:
+            shared.counters.parseErrors.tooManyHeaders += 1
+            self.commitBrokenHead(input, segmentStart..<i, .headerLimit, ts, &shared, emit)
+            self.enterResync(&shared, lastByte: ASCII.lf)
+        }
         return .proceed
+    }
+
+    /// Where the field lines of a head stopped.
+    private enum HeadEnd {
+        case moreInput, complete, blockTooLarge, tooManyLines
     }
 
     /// A start line was recognised: the stream found a message, and (mid-stream) the roles are decided.
