@@ -86,9 +86,10 @@ public enum ECSFormatter {
         Self.appendISO8601(nanoseconds: t.requestTimestamp ?? t.responseEndTimestamp ?? 0, into: out, second: &second)
         out.append("\",\"event\":{\"kind\":\"event\",\"category\":[\"network\",\"web\"],")
         out.append("\"type\":[\"connection\",\"protocol\"]")
-        if let a = t.requestTimestamp, let b = t.responseEndTimestamp {
+        // Capture times may be anything: a duration past Int64 is not written (it is not one).
+        if let a = t.requestTimestamp, let b = t.responseEndTimestamp, case (let d, false) = b.subtractingReportingOverflow(a) {
             out.append(",\"duration\":")
-            out.append(Int(b - a))
+            out.append(Int(d))
         }
         out.append("},")
         connection.endpoints.withUnsafeBytes { out.append($0) }

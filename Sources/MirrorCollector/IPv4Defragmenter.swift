@@ -112,7 +112,11 @@ public struct IPv4Defragmenter: Sendable {
     /// Gives up datagrams older than the timeout.
     public mutating func expire(now: Int64) {
         let before = self.pending.count
-        self.pending.removeAll { now - $0.firstSeen > self.timeoutNanoseconds }
+        // Times come from the capture, which may jump anywhere: an age past Int64 is old when time went forward.
+        self.pending.removeAll {
+            let (age, overflow) = now.subtractingReportingOverflow($0.firstSeen)
+            return overflow ? now > $0.firstSeen : age > self.timeoutNanoseconds
+        }
         self.counters.timedOut += before - self.pending.count
     }
 

@@ -92,4 +92,23 @@ import Testing
         defrag.expire(now: 100)
         #expect(defrag.counters.timedOut == 2 && defrag.pendingCount == 0)
     }
+
+    /// Capture times at the ends of Int64 (a crafted file): ages past Int64 do not trap; forward is old, back is not.
+    @Test func fragmentsAtTheEndsOfTime() {
+        var defrag = IPv4Defragmenter(maxDatagrams: 4, timeoutNanoseconds: 10)
+        let b = PacketBuilder(sourceMAC: .zero, destinationMAC: .zero)
+        for (id, time) in [(0, Int64.min), (1, Int64.max)] {
+            let frags = b.fragments(source: IPAddress("10.0.0.1")!, destination: IPAddress("10.0.0.2")!, protocol: .udp,
+                                    payload: [UInt8](repeating: 1, count: 3000), fragmentByteCount: 1480, identification: UInt32(id))
+            frags[0].withUnsafeBytes { raw in
+                let ip = UnsafeRawBufferPointer(rebasing: raw[14...])
+                let s = try! PacketSummary(decoding: ip, linkType: .raw)
+                #expect(defrag.add(s, packet: ip, timestamp: time) == nil)
+            }
+        }
+        // The second datagram's time expired the first (forward by more than Int64 holds); back again, it stays.
+        #expect(defrag.counters.timedOut == 1 && defrag.pendingCount == 1)
+        defrag.expire(now: .min)
+        #expect(defrag.counters.timedOut == 1 && defrag.pendingCount == 1)
+    }
 }
