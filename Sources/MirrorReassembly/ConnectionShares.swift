@@ -16,15 +16,19 @@ public struct ConnectionShares {
     private let maxKeys: Int
     private var hashing = false
     private var table = ConnectionTable()
-    private var keys: [ConnectionKey] = []
-    private var shares: [Int32] = []
-    private var lastSeen: [Int64] = []
-    /// Least recently seen first, linked through `previous`/`next` (-1: none).
-    private var previous: [Int32] = []
-    private var next: [Int32] = []
-    private var head: Int32 = -1
-    private var tail: Int32 = -1
-    private var freeSlots: [Int32] = []
+    /// Keys held, by the slot the table gives them.
+    private var entries: [Entry] = []
+    /// Held slots, least recently seen first.
+    private var byLastSeen = SlotList()
+    private var freeSlots: [Int] = []
+
+    private struct Entry: SlotLinked {
+        var key: ConnectionKey
+        var share: Int
+        var lastSeen: Int64
+        var previous: Int? = nil
+        var next: Int? = nil
+    }
 
     public init(count: Int, limits: ReassemblyLimits, maxKeys: Int? = nil) {
         self.count = max(1, count)
@@ -43,9 +47,9 @@ public struct ConnectionShares {
         guard self.count > 1 else { return 0 }
         let share: Int
         if let slot = self.table.find(key) {
-            share = Int(self.shares[slot])
-            self.lastSeen[slot] = clock
-            self.moveToTail(Int32(slot))
+            share = self.entries[slot].share
+            self.entries[slot].lastSeen = clock
+            self.byLastSeen.moveToTail(slot, in: &self.entries)
         } else if self.hashing || self.table.count >= self.maxKeys {
             self.hashing = true
             share = key.share(of: self.count)
@@ -61,52 +65,26 @@ public struct ConnectionShares {
 
     /// Forgets keys unseen for longer than a reassembler keeps a connection. Call it where the reassemblers expire.
     public mutating func expire(clock: Int64) {
-        while self.head >= 0 {
-            let slot = Int(self.head)
-            let (age, overflow) = clock.subtractingReportingOverflow(self.lastSeen[slot])
+        while let slot = self.byLastSeen.head {
+            let (age, overflow) = clock.subtractingReportingOverflow(self.entries[slot].lastSeen)
             guard !overflow, age > self.forgetAfter else { return }
-            self.unlink(self.head)
-            self.table.remove(self.keys[slot], ifSlot: slot)
-            self.freeSlots.append(Int32(slot))
+            self.byLastSeen.remove(slot, in: &self.entries)
+            self.table.remove(self.entries[slot].key, ifSlot: slot)
+            self.freeSlots.append(slot)
         }
     }
 
     private mutating func add(_ key: ConnectionKey, share: Int, clock: Int64) {
+        let entry = Entry(key: key, share: share, lastSeen: clock)
         let slot: Int
         if let free = self.freeSlots.popLast() {
-            slot = Int(free)
-            self.keys[slot] = key
-            self.shares[slot] = Int32(share)
-            self.lastSeen[slot] = clock
+            slot = free
+            self.entries[slot] = entry
         } else {
-            slot = self.keys.count
-            self.keys.append(key)
-            self.shares.append(Int32(share))
-            self.lastSeen.append(clock)
-            self.previous.append(-1)
-            self.next.append(-1)
+            slot = self.entries.count
+            self.entries.append(entry)
         }
         self.table.set(key, slot)
-        self.append(Int32(slot))
-    }
-
-    private mutating func append(_ slot: Int32) {
-        self.previous[Int(slot)] = self.tail
-        self.next[Int(slot)] = -1
-        if self.tail >= 0 { self.next[Int(self.tail)] = slot } else { self.head = slot }
-        self.tail = slot
-    }
-
-    private mutating func unlink(_ slot: Int32) {
-        let p = self.previous[Int(slot)]
-        let n = self.next[Int(slot)]
-        if p >= 0 { self.next[Int(p)] = n } else { self.head = n }
-        if n >= 0 { self.previous[Int(n)] = p } else { self.tail = p }
-    }
-
-    private mutating func moveToTail(_ slot: Int32) {
-        guard self.tail != slot else { return }
-        self.unlink(slot)
-        self.append(slot)
+        self.byLastSeen.append(slot, in: &self.entries)
     }
 }

@@ -39,8 +39,8 @@ public struct TCPReassembler: Sendable {
     private var connections: [Connection] = []
     private var freeSlots: [Int] = []
     /// Both lists run from the least recently touched to the most: the head is the first to expire.
-    private var live = ConnectionList()
-    private var lingering = ConnectionList()
+    private var live = SlotList()
+    private var lingering = SlotList()
     private var nextID: UInt64 = 1
     /// The ordinal given to segments processed without one.
     private var nextOrdinal: UInt64 = 1
@@ -397,7 +397,7 @@ struct StreamPair {
 }
 
 /// One slot of the connection table, live or lingering after close.
-struct Connection {
+struct Connection: SlotLinked {
     var key: ConnectionKey
     var id: ConnectionID
     /// The initiator is the key's `lower` endpoint.
@@ -446,37 +446,6 @@ struct Connection {
         // already seen is ignored rather than trusted to start over.
         guard stream.isInitialized, !segment.isACK else { return false }
         return stream.baseSequence != segment.sequence.advanced(by: 1)
-    }
-}
-
-/// A doubly linked list threaded through the connection slots, least recently touched first.
-struct ConnectionList {
-    private(set) var head: Int? = nil
-    private(set) var tail: Int? = nil
-    private(set) var count = 0
-
-    mutating func append(_ index: Int, in connections: inout [Connection]) {
-        connections[index].previous = self.tail
-        connections[index].next = nil
-        if let tail = self.tail { connections[tail].next = index } else { self.head = index }
-        self.tail = index
-        self.count += 1
-    }
-
-    mutating func remove(_ index: Int, in connections: inout [Connection]) {
-        let previous = connections[index].previous
-        let next = connections[index].next
-        if let previous { connections[previous].next = next } else { self.head = next }
-        if let next { connections[next].previous = previous } else { self.tail = previous }
-        connections[index].previous = nil
-        connections[index].next = nil
-        self.count -= 1
-    }
-
-    mutating func moveToTail(_ index: Int, in connections: inout [Connection]) {
-        guard self.tail != index else { return }
-        self.remove(index, in: &connections)
-        self.append(index, in: &connections)
     }
 }
 
