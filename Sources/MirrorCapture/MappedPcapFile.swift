@@ -47,6 +47,8 @@ public struct MappedPcapFile: ~Copyable {
     /// loads of record headers are otherwise a cache miss each, which costs more than the rest of reading.
     private static let populateAhead = 4 << 20
     private static let prefetchAhead = 4096
+    /// `MADV_POPULATE_READ` (Linux 5.14), which older C headers do not define.
+    private static let populateRead: Int32 = 22
     /// Frames handed out so far.
     public private(set) var framesRead = 0
     /// Where the next record starts.
@@ -143,8 +145,8 @@ public struct MappedPcapFile: ~Copyable {
             let page = Int(sysconf(Int32(_SC_PAGESIZE)))
             let from = self.populated / page * page
             let to = min(self.byteCount, from + Self.populateAhead)
-            // MADV_POPULATE_READ (Linux 5.14); on older kernels it fails and pages fault in as before.
-            _ = madvise(UnsafeMutableRawPointer(mutating: self.base + from), to - from, 22)
+            // On kernels before 5.14 it fails and pages fault in as before.
+            _ = madvise(UnsafeMutableRawPointer(mutating: self.base + from), to - from, Self.populateRead)
             self.populated = to
         }
         let end = min(self.byteCount, start + Self.prefetchAhead)
