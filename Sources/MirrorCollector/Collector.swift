@@ -2,7 +2,7 @@
 public import MirrorHTTP1
 public import MirrorReassembly
 public import MirrorWire
-import MirrorJSON
+public import MirrorJSON
 
 /// How a collector runs.
 public struct CollectorOptions: Sendable {
@@ -109,6 +109,17 @@ public struct Collector {
         sink.runs.removeAll(keepingCapacity: true)
     }
 
+    /// The lines not taken yet, handed over whole: they go into `buffer` (whose contents must be empty and are
+    /// then this collector's to write into), without a copy. Returns where each run of them belongs.
+    public mutating func takeOutput(swappingWith buffer: JSONBuffer) -> [OutputRun] {
+        precondition(buffer.count == 0)
+        let sink = self.analysis.delegate.sink
+        sink.output.swapContents(with: buffer)
+        let runs = sink.runs
+        sink.runs.removeAll(keepingCapacity: true)
+        return runs
+    }
+
     /// One captured frame (`--read`): VXLAN is unwrapped, other frames are analysed as they are.
     public mutating func process(frame bytes: UnsafeRawBufferPointer, linkType: LinkType, timestamp: Int64) {
         self.analysis.tick(timestamp)
@@ -121,6 +132,15 @@ public struct Collector {
     public mutating func route(frame bytes: UnsafeRawBufferPointer, linkType: LinkType, timestamp: Int64) -> FrameRoute {
         self.analysis.tick(timestamp)
         self.analysis.isRouter = true
+        // Most frames are whole TCP segments: their connection is read from a few fields, and counted as the full
+        // decoding below would count them (the share decodes the frame in full anyway).
+        if self.analysis.shares.count > 1,
+            let fast = FastRoute.of(bytes, linkType: linkType, vxlanPorts: self.decapsulator.ports)
+        {
+            self.decapsulator.countFastRouted(fast)
+            self.analysis.analysed += 1
+            return .share(self.analysis.shares.share(of: fast.key, clock: self.analysis.now), fragment: false)
+        }
         self.analysis.routedShare = nil
         self.analysis.heldFragment = false
         self.decapsulator.heldFragment = false
@@ -270,11 +290,11 @@ struct Analysis {
             let packet = UnsafeRawBufferPointer(rebasing: bytes[summary.networkOffset...])
             guard let whole = self.innerFragments.add(summary, packet: packet, timestamp: timestamp) else { return }
             whole.withUnsafeBytes { raw in
-                guard let s = try? PacketSummary(decoding: raw, linkType: .raw) else {
+                guard var s = try? PacketSummary(decoding: raw, linkType: .raw) else {
                     self.malformed["inner reassembled datagram undecodable", default: 0] += 1
                     return
                 }
-                self.segment(s, frame: raw, vni: vni, vlans: vlans, timestamp: timestamp)
+                self.segment(&s, frame: raw, vni: vni, vlans: vlans, timestamp: timestamp)
             }
             return
         }
@@ -282,11 +302,12 @@ struct Analysis {
             self.notTCP += 1
             return
         }
-        self.segment(summary, frame: bytes, vni: vni, vlans: vlans, timestamp: timestamp)
+        self.segment(&summary, frame: bytes, vni: vni, vlans: vlans, timestamp: timestamp)
     }
 
+    /// `s` is lent `inout` only so that it is not copied (a copy of its 184 bytes, read back at once, stalls).
     mutating func segment(
-        _ s: PacketSummary, frame: UnsafeRawBufferPointer, vni: UInt32?, vlans: (UInt16, UInt16, UInt8),
+        _ s: inout PacketSummary, frame: UnsafeRawBufferPointer, vni: UInt32?, vlans: (UInt16, UInt16, UInt8),
         timestamp: Int64
     ) {
         // VNI and VLANs are part of the key: the same 5-tuple under another VNI or tag is another connection.
@@ -302,7 +323,7 @@ struct Analysis {
             guard self.route.owner == self.shareIndex else { return }
         }
         self.reassembler.process(
-            s, frame: frame, key: key, timestamp: timestamp, ordinal: self.ordinal, clock: self.now,
+            lending: &s, frame: frame, key: key, timestamp: timestamp, ordinal: self.ordinal, clock: self.now,
             delegate: &self.delegate)
     }
 }

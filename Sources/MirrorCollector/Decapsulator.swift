@@ -121,6 +121,17 @@ public struct Decapsulator: Sendable {
         body(Frame(bytes: UnsafeRawBufferPointer(rebasing: payload[VXLANHeader.byteCount...]), linkType: .ethernet, vni: header.vni))
     }
 
+    /// Counts a frame the router read with ``FastRoute`` as `decapsulate` would have counted it.
+    mutating func countFastRouted(_ route: FastRoute) {
+        self.counters.frames += 1
+        if route.vxlan {
+            self.counters.vxlan += 1
+            if route.vxlanReservedBitsSet { self.counters.vxlanReservedBitsSet += 1 }
+        } else {
+            self.counters.plain += 1
+        }
+    }
+
     /// Counts a received datagram that `vxlanPayload` will see (socket input has no outer frame).
     public mutating func countDatagram() { self.counters.frames += 1 }
 }

@@ -28,7 +28,8 @@ public struct ConnectionKey: Hashable, Sendable, CustomStringConvertible {
         self.vni = vni
         self.outerVLAN = outerVLAN
         self.innerVLAN = innerVLAN
-        if (source, sourcePort) <= (destination, destinationPort) {
+        // (source, sourcePort) <= (destination, destinationPort), without the tuples' generic comparison.
+        if source < destination || (source == destination && sourcePort <= destinationPort) {
             (self.lower, self.lowerPort) = (source, sourcePort)
             (self.upper, self.upperPort) = (destination, destinationPort)
         } else {

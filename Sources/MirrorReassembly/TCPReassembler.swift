@@ -91,17 +91,30 @@ public struct TCPReassembler: Sendable {
         _ summary: PacketSummary, frame: UnsafeRawBufferPointer, key: ConnectionKey, timestamp: Int64,
         ordinal: UInt64, clock: Int64, delegate: inout D
     ) {
+        var summary = summary
+        self.process(
+            lending: &summary, frame: frame, key: key, timestamp: timestamp, ordinal: ordinal, clock: clock,
+            delegate: &delegate)
+    }
+
+    /// The same, with the decoding lent `inout` (it is not changed): a caller that holds it `inout` itself passes
+    /// its address instead of a copy of its 184 bytes, which would be read back at once (a stall).
+    public mutating func process<D: ReassemblyDelegate>(
+        lending summary: inout PacketSummary, frame: UnsafeRawBufferPointer, key: ConnectionKey, timestamp: Int64,
+        ordinal: UInt64, clock: Int64, delegate: inout D
+    ) {
         self.nextOrdinal = max(self.nextOrdinal, ordinal &+ 1)
         self.clock = max(self.clock, clock, timestamp)
         self.counters.segments += 1
-        guard let segment = TCPSegment(summary, frame: frame) else {
+        guard let segment = TCPSegment(&summary, frame: frame) else {
             self.counters.invalidSegments += 1
             return
         }
         let fromLower: Bool
-        if summary.source == key.lower && summary.sourcePort == key.lowerPort {
+        let (source, sourcePort) = (summary.source, summary.sourcePort)
+        if source == key.lower && sourcePort == key.lowerPort {
             fromLower = true
-        } else if summary.source == key.upper && summary.sourcePort == key.upperPort {
+        } else if source == key.upper && sourcePort == key.upperPort {
             fromLower = false
         } else {
             self.counters.invalidSegments += 1
@@ -467,7 +480,8 @@ struct TCPSegment {
     var isACK: Bool { self.flags & 0x10 != 0 }
 
     /// - Returns: nil when the summary is not a whole TCP segment or its offsets do not fit the frame.
-    init?(_ summary: PacketSummary, frame: UnsafeRawBufferPointer) {
+    /// - Parameter summary: lent `inout` (not changed), so that it is not copied.
+    init?(_ summary: inout PacketSummary, frame: UnsafeRawBufferPointer) {
         // Fragments are reassembled before TCP; a fragment here has no whole segment to offer.
         guard summary.isIP, summary.transportProtocol == .tcp, summary.hasPorts, summary.fragment == .none else {
             return nil

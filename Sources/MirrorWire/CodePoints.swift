@@ -1,21 +1,24 @@
 // vpcmirror: numbers from the wire as open structs, so an unknown value is a value and not a crash.
+// The named values are inlinable computed constants, not `static let`s: a stored one is reached from another module
+// through a lazy-initialisation accessor, a call per use on the per-frame path.
 
 /// The EtherType of an Ethernet II frame (IEEE 802.3 clause 3.2.6).
 public struct EtherType: RawRepresentable, Hashable, Sendable {
     public var rawValue: UInt16
     @inlinable public init(rawValue: UInt16) { self.rawValue = rawValue }
+    @inlinable public static func == (l: Self, r: Self) -> Bool { l.rawValue == r.rawValue }
     /// Internet Protocol version 4 (RFC 894).
-    public static let ipv4 = EtherType(rawValue: 0x0800)
+    @inlinable public static var ipv4: EtherType { EtherType(rawValue: 0x0800) }
     /// Address Resolution Protocol (RFC 826).
-    public static let arp = EtherType(rawValue: 0x0806)
+    @inlinable public static var arp: EtherType { EtherType(rawValue: 0x0806) }
     /// IEEE 802.1Q VLAN tag.
-    public static let vlan = EtherType(rawValue: 0x8100)
+    @inlinable public static var vlan: EtherType { EtherType(rawValue: 0x8100) }
     /// IEEE 802.1ad service tag (QinQ outer tag).
-    public static let qinq = EtherType(rawValue: 0x88A8)
+    @inlinable public static var qinq: EtherType { EtherType(rawValue: 0x88A8) }
     /// Pre-standard QinQ outer tag still seen in captures.
-    public static let qinqLegacy = EtherType(rawValue: 0x9100)
+    @inlinable public static var qinqLegacy: EtherType { EtherType(rawValue: 0x9100) }
     /// Internet Protocol version 6 (RFC 2464).
-    public static let ipv6 = EtherType(rawValue: 0x86DD)
+    @inlinable public static var ipv6: EtherType { EtherType(rawValue: 0x86DD) }
 
     @inlinable public var isVLANTag: Bool {
         self == .vlan || self == .qinq || self == .qinqLegacy
@@ -26,21 +29,22 @@ public struct EtherType: RawRepresentable, Hashable, Sendable {
 public struct IPProtocol: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
     public var rawValue: UInt8
     @inlinable public init(rawValue: UInt8) { self.rawValue = rawValue }
-    public static let hopByHop = IPProtocol(rawValue: 0)
-    public static let icmp = IPProtocol(rawValue: 1)
-    public static let tcp = IPProtocol(rawValue: 6)
-    public static let udp = IPProtocol(rawValue: 17)
-    public static let ipv6Routing = IPProtocol(rawValue: 43)
-    public static let ipv6Fragment = IPProtocol(rawValue: 44)
-    public static let gre = IPProtocol(rawValue: 47)
-    public static let esp = IPProtocol(rawValue: 50)
-    public static let ah = IPProtocol(rawValue: 51)
-    public static let icmpv6 = IPProtocol(rawValue: 58)
-    public static let ipv6NoNextHeader = IPProtocol(rawValue: 59)
-    public static let ipv6DestinationOptions = IPProtocol(rawValue: 60)
-    public static let mobility = IPProtocol(rawValue: 135)
-    public static let hip = IPProtocol(rawValue: 139)
-    public static let shim6 = IPProtocol(rawValue: 140)
+    @inlinable public static func == (l: Self, r: Self) -> Bool { l.rawValue == r.rawValue }
+    @inlinable public static var hopByHop: IPProtocol { IPProtocol(rawValue: 0) }
+    @inlinable public static var icmp: IPProtocol { IPProtocol(rawValue: 1) }
+    @inlinable public static var tcp: IPProtocol { IPProtocol(rawValue: 6) }
+    @inlinable public static var udp: IPProtocol { IPProtocol(rawValue: 17) }
+    @inlinable public static var ipv6Routing: IPProtocol { IPProtocol(rawValue: 43) }
+    @inlinable public static var ipv6Fragment: IPProtocol { IPProtocol(rawValue: 44) }
+    @inlinable public static var gre: IPProtocol { IPProtocol(rawValue: 47) }
+    @inlinable public static var esp: IPProtocol { IPProtocol(rawValue: 50) }
+    @inlinable public static var ah: IPProtocol { IPProtocol(rawValue: 51) }
+    @inlinable public static var icmpv6: IPProtocol { IPProtocol(rawValue: 58) }
+    @inlinable public static var ipv6NoNextHeader: IPProtocol { IPProtocol(rawValue: 59) }
+    @inlinable public static var ipv6DestinationOptions: IPProtocol { IPProtocol(rawValue: 60) }
+    @inlinable public static var mobility: IPProtocol { IPProtocol(rawValue: 135) }
+    @inlinable public static var hip: IPProtocol { IPProtocol(rawValue: 139) }
+    @inlinable public static var shim6: IPProtocol { IPProtocol(rawValue: 140) }
 
     public var description: String { String(self.rawValue) }
 }
@@ -49,19 +53,20 @@ public struct IPProtocol: RawRepresentable, Hashable, Sendable, CustomStringConv
 public struct LinkType: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
     public var rawValue: Int32
     @inlinable public init(rawValue: Int32) { self.rawValue = rawValue }
+    @inlinable public static func == (l: Self, r: Self) -> Bool { l.rawValue == r.rawValue }
     /// BSD loopback: a 4-byte address family in host order of the capturing machine.
-    public static let null = LinkType(rawValue: 0)
-    public static let ethernet = LinkType(rawValue: 1)
+    @inlinable public static var null: LinkType { LinkType(rawValue: 0) }
+    @inlinable public static var ethernet: LinkType { LinkType(rawValue: 1) }
     /// Raw IP; DLT 12 and 14 on some BSDs, LINKTYPE_RAW 101 in files.
-    public static let raw = LinkType(rawValue: 101)
-    public static let rawDLT12 = LinkType(rawValue: 12)
-    public static let rawDLT14 = LinkType(rawValue: 14)
+    @inlinable public static var raw: LinkType { LinkType(rawValue: 101) }
+    @inlinable public static var rawDLT12: LinkType { LinkType(rawValue: 12) }
+    @inlinable public static var rawDLT14: LinkType { LinkType(rawValue: 14) }
     /// OpenBSD loopback: the address family in network order.
-    public static let loop = LinkType(rawValue: 108)
-    public static let linuxSLL = LinkType(rawValue: 113)
-    public static let ipv4 = LinkType(rawValue: 228)
-    public static let ipv6 = LinkType(rawValue: 229)
-    public static let linuxSLL2 = LinkType(rawValue: 276)
+    @inlinable public static var loop: LinkType { LinkType(rawValue: 108) }
+    @inlinable public static var linuxSLL: LinkType { LinkType(rawValue: 113) }
+    @inlinable public static var ipv4: LinkType { LinkType(rawValue: 228) }
+    @inlinable public static var ipv6: LinkType { LinkType(rawValue: 229) }
+    @inlinable public static var linuxSLL2: LinkType { LinkType(rawValue: 276) }
 
     public var description: String {
         switch self {

@@ -35,8 +35,16 @@ public struct IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible
     public var ipv4Value: UInt32 { UInt32(truncatingIfNeeded: self.low) }
     public var bitWidth: Int { self.family == .ipv4 ? 32 : 128 }
 
+    // Inlinable, and `==` written out: flow keys compare addresses for every segment.
+    @inlinable
     public static func < (l: Self, r: Self) -> Bool {
-        (l.family, l.high, l.low) < (r.family, r.high, r.low)
+        if l.family != r.family { return l.family.rawValue < r.family.rawValue }
+        return l.high != r.high ? l.high < r.high : l.low < r.low
+    }
+
+    @inlinable
+    public static func == (l: Self, r: Self) -> Bool {
+        l.low == r.low && l.high == r.high && l.family == r.family
     }
 
     // MARK: - Text
