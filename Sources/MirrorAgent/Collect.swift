@@ -570,6 +570,7 @@ enum SharedRead {
             thread.stackSize = 8 << 20
             thread.start()
         }
+        func allPublished() -> Bool { workers.allSatisfy { w in w.outbox.withLock { !$0.isEmpty } } }
         // Merges the next chunk of every worker into the output.
         func merge() {
             var chunks: [Chunk] = []
@@ -628,7 +629,9 @@ enum SharedRead {
                 }
                 for w in workers { w.send(.batch(batch)) }
                 inFlight.append(batch)
-                if inFlight.count >= Self.batchesInFlight {
+                // Merged once every worker has a batch's lines, or when too many are out: line buffers come back
+                // sooner (fewer of them, fewer fresh pages), and the output goes out sooner.
+                while !inFlight.isEmpty && (inFlight.count >= Self.batchesInFlight || allPublished()) {
                     merge()
                     source.recycle(inFlight.removeFirst())
                 }
