@@ -2,7 +2,7 @@
 public import MirrorHTTP1
 public import MirrorReassembly
 public import MirrorWire
-public import MirrorJSON
+import MirrorJSON
 
 /// How a collector runs.
 public struct CollectorOptions: Sendable {
@@ -107,17 +107,6 @@ public struct Collector {
         sink.output.withBytes { body($0, sink.runs) }
         sink.output.removeAll()
         sink.runs.removeAll(keepingCapacity: true)
-    }
-
-    /// The lines not taken yet, handed over whole: they go into `buffer` (whose contents must be empty and are
-    /// then this collector's to write into), without a copy. Returns where each run of them belongs.
-    public mutating func takeOutput(swappingWith buffer: JSONBuffer) -> [OutputRun] {
-        precondition(buffer.count == 0)
-        let sink = self.analysis.delegate.sink
-        sink.output.swapContents(with: buffer)
-        let runs = sink.runs
-        sink.runs.removeAll(keepingCapacity: true)
-        return runs
     }
 
     /// One captured frame (`--read`): VXLAN is unwrapped, other frames are analysed as they are.

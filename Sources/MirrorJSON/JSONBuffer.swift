@@ -28,13 +28,6 @@ public final class JSONBuffer {
     /// Forgets what was written, keeping the memory.
     public func removeAll() { self.written = 0 }
 
-    /// Trades memory and contents with `other`: text handed to another thread without copying it.
-    public func swapContents(with other: JSONBuffer) {
-        swap(&self.base, &other.base)
-        swap(&self.capacity, &other.capacity)
-        swap(&self.written, &other.written)
-    }
-
     /// Cuts the text back to `count` bytes (to take back something just written).
     public func truncate(to count: Int) {
         precondition(count >= 0 && count <= self.written)
