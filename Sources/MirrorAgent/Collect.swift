@@ -505,6 +505,9 @@ enum SharedRead {
         let outbox = Mutex<[Chunk]>([])
         let results: DispatchSemaphore
 
+        /// How many frames ahead a worker asks for the headers of its own frames.
+        static let prefetchDistance = 6
+
         init(collector: Collector, results: DispatchSemaphore) {
             self.collector = collector
             self.results = results
@@ -521,9 +524,23 @@ enum SharedRead {
                 let message = self.inbox.withLock { $0.removeFirst() }
                 switch message {
                 case .batch(let batch):
-                    for (frame, route) in zip(batch.frames, batch.routes) {
+                    let frames = batch.frames
+                    let routes = batch.routes
+                    let share = self.collector.shareIndex
+                    for i in frames.indices {
+                        // The headers of a frame this worker decodes, a few frames ahead: the router read them on
+                        // another core, and waiting for them was each frame's first stall.
+                        let ahead = i &+ Self.prefetchDistance
+                        if ahead < frames.count, routes[ahead].isDecoded(byShare: share),
+                            let start = batch.bytes(frames[ahead]).baseAddress
+                        {
+                            MappedPcapFile.prefetch(start)
+                            MappedPcapFile.prefetch(start + 64)
+                        }
+                        let frame = frames[i]
                         self.collector.process(
-                            frame: batch.bytes(frame), linkType: frame.linkType, timestamp: frame.timestamp, route: route)
+                            frame: batch.bytes(frame), linkType: frame.linkType, timestamp: frame.timestamp,
+                            route: routes[i])
                     }
                     self.publish()
                 case .end:

@@ -159,6 +159,12 @@ public struct MappedPcapFile: ~Copyable {
         }
     }
 
+    /// Asks for the cache line at `address` ahead of reading it (a hint: it never faults).
+    @inline(__always)
+    public static func prefetch(_ address: UnsafeRawPointer) {
+        vpcmirror_prefetch(address)
+    }
+
     /// Drops the resident pages wholly below `offset` (frames there stay readable: they come back from the page
     /// cache if touched again).
     public mutating func release(below offset: Int) {

@@ -38,6 +38,8 @@ public struct FrameRoute: Hashable, Sendable {
     var isForEveryone: Bool { self.rawValue & 0x80 != 0 }
     /// The share that analyses it, if any.
     var owner: Int? { self.rawValue & 0x7F == 0x7F ? nil : Int(self.rawValue & 0x7F) }
+    /// Whether share `index` decodes the frame (its own, or a fragment).
+    public func isDecoded(byShare index: Int) -> Bool { self.isForEveryone || self.owner == index }
 }
 
 /// Where the lines of one place in the input start in a collector's output. Places are ordered by
@@ -87,6 +89,8 @@ public struct Collector {
 
     public var reassembler: TCPReassembler { self.analysis.reassembler }
     public var counters: CollectorCounters { self.analysis.counters }
+    /// Which share of the connections this collector takes (``CollectorOptions/shareIndex``).
+    public var shareIndex: Int { self.analysis.shareIndex }
     /// The latest packet time seen: the collector's clock.
     public var now: Int64 { self.analysis.now }
     public var httpCounters: HTTP1Counters { self.analysis.delegate.httpCounters }
@@ -145,7 +149,7 @@ public struct Collector {
         frame bytes: UnsafeRawBufferPointer, linkType: LinkType, timestamp: Int64, route: FrameRoute
     ) {
         self.analysis.tick(timestamp)
-        guard route.isForEveryone || route.owner == self.analysis.shareIndex else { return }
+        guard route.isDecoded(byShare: self.analysis.shareIndex) else { return }
         self.analysis.route = route
         Self.decapsulate(bytes, linkType, timestamp, &self.decapsulator, &self.analysis)
     }
