@@ -1,7 +1,7 @@
 // vpcmirror: `attach`: live interfaces through the sessions, out as VXLAN, through link events and reloads.
 public import MirrorCapture
 public import MirrorConfig
-public import MirrorFilter
+import MirrorFilter
 import MirrorLink
 import MirrorSender
 import MirrorVXLAN
@@ -158,7 +158,7 @@ public enum Attach {
         let limit = all ? Self.framesPerTurn * 1024 : Self.framesPerTurn
         while taken < limit {
             do {
-                let got = try slot.capture?.next { frame in
+                let got: Void? = try slot.capture?.next { frame in
                     generation.pipeline.process(frame.bytes, linkType: frame.linkType, capturedOn: interface, direction: direction)
                 }
                 if got == nil { return }

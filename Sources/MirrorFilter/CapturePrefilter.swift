@@ -1,5 +1,5 @@
 // vpcmirror: a libpcap filter expression that keeps, in the kernel, every frame a session could mirror.
-public import MirrorWire
+import MirrorWire
 
 /// Derives the kernel prefilter of one interface and direction from its sessions.
 ///

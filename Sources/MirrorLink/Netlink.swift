@@ -1,6 +1,6 @@
 // vpcmirror: the local interfaces and their link events, read from the kernel through libnl route.
 internal import CNetlink
-public import MirrorWire
+import MirrorWire
 
 #if canImport(Glibc)
 internal import Glibc
