@@ -61,16 +61,17 @@ let package = Package(
 
         // MARK: - I/O modules.
         .target(name: "MirrorCapture", dependencies: ["CPcap", "MirrorWire"], path: "Sources/MirrorCapture", swiftSettings: strict),
-        .target(name: "MirrorSender", dependencies: ["CMirrorSocket", "MirrorWire"], path: "Sources/MirrorSender", swiftSettings: strict),
+        .target(name: "MirrorSender", dependencies: ["CMirrorSocket", "MirrorWire", "MirrorThreads"], path: "Sources/MirrorSender", swiftSettings: strict),
         .target(name: "MirrorReceiver", dependencies: ["CMirrorSocket", "MirrorWire"], path: "Sources/MirrorReceiver", swiftSettings: strict),
         .target(name: "MirrorLink", dependencies: ["CNetlink", "MirrorWire"], path: "Sources/MirrorLink", swiftSettings: strict),
+        .target(name: "MirrorThreads", path: "Sources/MirrorThreads", swiftSettings: strict),
 
         // MARK: - Glue and the executable.
         .target(
             name: "MirrorAgent",
             dependencies: [
                 "MirrorWire", "MirrorFilter", "MirrorConfig", "MirrorVXLAN", "MirrorCapture", "MirrorSender",
-                "MirrorReceiver", "MirrorCollector", "MirrorJSON", "MirrorLink",
+                "MirrorReceiver", "MirrorCollector", "MirrorJSON", "MirrorLink", "MirrorThreads",
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Sources/MirrorAgent",

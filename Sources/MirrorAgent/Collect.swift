@@ -4,7 +4,8 @@ import MirrorCapture
 import MirrorReceiver
 public import MirrorReassembly
 public import MirrorWire
-import Foundation
+import Dispatch
+import MirrorThreads
 import Glibc
 import Synchronization
 
@@ -254,9 +255,7 @@ final class ReadAhead: @unchecked Sendable {
         self.freeSignal = DispatchSemaphore(value: batches)
         self.queues.withLock { $0.free = (0..<batches).map { _ in FrameBatch(isCopy: true) } }
         let box = ReaderBox(reader)
-        let thread = Thread { [self] in self.read(box) }
-        thread.name = "vpcmirror read-ahead"
-        thread.start()
+        OSThread.start(name: "vpcmirror read-ahead") { [self] in self.read(box) }
     }
 
     private func read(_ box: ReaderBox) {
@@ -586,10 +585,7 @@ enum SharedRead {
             return Worker(collector: Collector(options: o), results: results)
         }
         for (i, worker) in workers.enumerated() {
-            let thread = Thread { worker.run() }
-            thread.name = "vpcmirror collect \(i)"
-            thread.stackSize = 8 << 20
-            thread.start()
+            OSThread.start(name: "vpcmirror coll \(i)", stackSize: 8 << 20) { worker.run() }
         }
         func allPublished() -> Bool { workers.allSatisfy { w in w.outbox.withLock { !$0.isEmpty } } }
         // Merges the next chunk of every worker into the output.

@@ -1,6 +1,8 @@
 // vpcmirror: the sender thread: queued VXLAN payloads out through a pool of UDP sockets, in batches.
 import CMirrorSocket
-import Foundation
+import Dispatch
+import Glibc
+import MirrorThreads
 public import MirrorWire
 import Synchronization
 
@@ -53,7 +55,7 @@ public final class UDPSender: @unchecked Sendable {
     private var gso: [Int32]
     private let finishing = Atomic<Bool>(false)
     private let done = DispatchSemaphore(value: 0)
-    private var thread: Thread? = nil
+    private var started = false
     /// Owned by the sender thread until `finish()` returns.
     private var counters: [SendCounters]
     private var errors: [Int32: Int] = [:]
@@ -135,14 +137,11 @@ public final class UDPSender: @unchecked Sendable {
     // MARK: - Thread
 
     public func start() {
-        let t = Thread { [self] in
+        self.started = true
+        OSThread.start(name: "vpcmirror-sender", stackSize: 1 << 20) { [self] in
             self.run()
             self.done.signal()
         }
-        t.name = "vpcmirror-sender"
-        t.stackSize = 1 << 20
-        self.thread = t
-        t.start()
     }
 
     /// What the sender thread did, per session, and the errors it met.
@@ -157,8 +156,8 @@ public final class UDPSender: @unchecked Sendable {
     /// Sends what is queued, stops the thread, and reports.
     public func finish() -> Report {
         self.finishing.store(true, ordering: .releasing)
-        if self.thread != nil { self.done.wait() }
-        self.thread = nil
+        if self.started { self.done.wait() }
+        self.started = false
         return Report(perSession: self.counters, errors: self.errors, portUnreachable: self.refused)
     }
 
