@@ -131,19 +131,13 @@ final class LineWriter {
         }
     }
 
-    /// Writes `bytes` whole, retrying on EINTR and short writes; at any other error counts what is left as lost.
+    /// Writes `bytes` whole (``writeWhole(_:_:)``); at an error counts what is left as lost.
     func write(_ bytes: UnsafeRawBufferPointer) {
-        guard let base = bytes.baseAddress, !self.failed else { return self.lost(bytes) }
-        var offset = 0
-        while offset < bytes.count {
-            let n = Glibc.write(self.fd, base + offset, bytes.count - offset)
-            if n < 0 {
-                if errno == EINTR { continue }
-                self.errorNumber = errno
-                return self.lost(UnsafeRawBufferPointer(rebasing: bytes[offset...]))
-            }
-            offset += n
-        }
+        guard !self.failed else { return self.lost(bytes) }
+        let (written, error) = writeWhole(self.fd, bytes)
+        guard let error else { return }
+        self.errorNumber = error
+        self.lost(UnsafeRawBufferPointer(rebasing: bytes[written...]))
     }
 
     private func lost(_ bytes: UnsafeRawBufferPointer) {

@@ -115,13 +115,13 @@ struct Replay: ParsableCommand {
             options.queueFull = p
         }
         if !self.noProgress && isatty(2) != 0 {
-            options.progress = { line in writeStandardError("\r\u{1B}[K" + line) }
+            options.progress = { line in TextOutput.standardError("\r\u{1B}[K" + line) }
         }
         let report: ReplayReport
         do {
             report = try MirrorAgent.Replay.run(files: self.files, configuration: config, options: options)
         } catch {
-            if options.progress != nil { writeStandardError("\r\u{1B}[K") }
+            if options.progress != nil { TextOutput.standardError("\r\u{1B}[K") }
             if let partial = error.partialReport {
                 print(partial.text)
                 try self.senderOptions.writeStats(partial, command: "replay")
@@ -129,7 +129,7 @@ struct Replay: ParsableCommand {
             printError("vpcmirror replay: \(error.description)")
             throw ExitCode(2)
         }
-        if options.progress != nil { writeStandardError("\r\u{1B}[K") }
+        if options.progress != nil { TextOutput.standardError("\r\u{1B}[K") }
         print(report.text)
         try self.senderOptions.writeStats(report, command: "replay")
     }
@@ -169,7 +169,7 @@ struct SenderOptions: ParsableArguments {
 
     func writeStats(_ report: ReplayReport, command: String) throws {
         guard let path = self.statsJSON else { return }
-        if let failure = writeFile(path, report.json + "\n") {
+        if let failure = TextOutput.write(report.json + "\n", toFile: path) {
             printError("vpcmirror \(command): cannot write --stats-json \(path): \(failure)")
             throw ExitCode(2)
         }
@@ -257,41 +257,7 @@ func logLine(_ text: String) {
 }
 
 func printError(_ text: String) {
-    writeStandardError(text + "\n")
-}
-
-/// Writes `text` to the file at `path` (created or truncated); returns what went wrong, or nil.
-func writeFile(_ path: String, _ text: String) -> String? {
-    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-    guard fd >= 0 else { return String(cString: strerror(errno)) }
-    defer { close(fd) }
-    var text = text
-    return text.withUTF8 { bytes -> String? in
-        var done = 0
-        while done < bytes.count {
-            let n = write(fd, bytes.baseAddress! + done, bytes.count - done)
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { return String(cString: strerror(errno)) }
-            done += n
-        }
-        return nil
-    }
-}
-
-/// Writes `text` to standard error at once, unbuffered (what remains after a short write too).
-func writeStandardError(_ text: String) {
-    var text = text
-    text.withUTF8 { bytes in
-        var done = 0
-        while done < bytes.count {
-            let n = write(2, bytes.baseAddress! + done, bytes.count - done)
-            if n <= 0 {
-                if n < 0 && errno == EINTR { continue }
-                return
-            }
-            done += n
-        }
-    }
+    TextOutput.standardError(text + "\n")
 }
 
 struct Collect: ParsableCommand {
