@@ -73,10 +73,7 @@ public struct HTTPHead: Sendable {
 
     /// Whether `bytes[range]` is exactly `text`.
     public func bytes(in range: Range<Int>, equal text: StaticString) -> Bool {
-        guard range.count == text.utf8CodeUnitCount else { return false }
-        let expected = text.utf8Start
-        for i in 0..<range.count where self.bytes[range.lowerBound + i] != expected[i] { return false }
-        return true
+        self.bytes.withUnsafeBytes { $0.bytes(in: range, equal: text) }
     }
 
     /// Whether the field's name is `lowercaseName`.

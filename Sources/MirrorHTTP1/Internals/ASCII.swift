@@ -82,6 +82,31 @@ extension UnsafeRawBufferPointer {
         return nil
     }
 
+    /// Whether `self[range]` is exactly `text` (names lower-cased by the parser, methods): eight bytes at a time.
+    @inline(__always)
+    func bytes(in range: Range<Int>, equal text: StaticString) -> Bool {
+        let n = text.utf8CodeUnitCount
+        guard range.count == n else { return false }
+        precondition(range.lowerBound >= 0 && range.upperBound <= self.count)
+        guard n > 0, let base = self.baseAddress else { return true }  // with n > 0 the bytes are there
+        let a = base + range.lowerBound
+        let b = UnsafeRawPointer(text.utf8Start)
+        guard n >= 8 else {
+            for i in 0..<n where a.load(fromByteOffset: i, as: UInt8.self) != b.load(fromByteOffset: i, as: UInt8.self) {
+                return false
+            }
+            return true
+        }
+        var i = 0
+        while i &+ 8 < n {
+            guard a.loadUnaligned(fromByteOffset: i, as: UInt64.self) == b.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            else { return false }
+            i &+= 8
+        }
+        // The last eight bytes (overlapping the ones before when n is not a multiple of eight).
+        return a.loadUnaligned(fromByteOffset: n &- 8, as: UInt64.self) == b.loadUnaligned(fromByteOffset: n &- 8, as: UInt64.self)
+    }
+
     /// The index of the first upper-case ASCII letter in `start..<end` (`end` if none): where a start line can
     /// begin.
     @inline(__always)

@@ -204,7 +204,8 @@ enum HeadParser {
 
     // MARK: - Framing
 
-    /// Reads Content-Length, Transfer-Encoding, Connection, Upgrade and Content-Encoding, comparing bytes.
+    /// Reads Content-Length, Transfer-Encoding, Connection, Upgrade and Content-Encoding, comparing bytes (names are
+    /// lower-cased already, so they compare exactly).
     ///
     /// Lists are split on commas and compared without ASCII case. (Before, values were lower-cased as Unicode text,
     /// which took U+212A KELVIN SIGN for `k`; tokens are ASCII (RFC 9110 §5.6.2), so no HTTP/1 peer does that.)
@@ -221,7 +222,7 @@ enum HeadParser {
                 guard name.count == 7 || name.count == 10 || name.count == 14 || name.count == 16 || name.count == 17
                 else { continue }
                 let value = field.value
-                if Self.isName(bytes, name, "content-length") {
+                if bytes.bytes(in: name, equal: "content-length") {
                     Self.forEachElement(bytes, value) { element in
                         guard let n = Self.decimal(bytes, element) else {
                             framing.contentLengthInvalid = true
@@ -233,20 +234,20 @@ enum HeadParser {
                             firstLength = n
                         }
                     }
-                } else if Self.isName(bytes, name, "transfer-encoding") {
+                } else if bytes.bytes(in: name, equal: "transfer-encoding") {
                     Self.forEachElement(bytes, value) { element in
                         guard !element.isEmpty else { return }
                         transferCodings += 1
                         lastTransferCoding = Self.coding(bytes, element)
                     }
-                } else if Self.isName(bytes, name, "connection") {
+                } else if bytes.bytes(in: name, equal: "connection") {
                     Self.forEachElement(bytes, value) { element in
                         if Self.equal(bytes, element, "close") { framing.connectionClose = true }
                         if Self.equal(bytes, element, "keep-alive") { framing.connectionKeepAlive = true }
                     }
-                } else if Self.isName(bytes, name, "upgrade") {
+                } else if bytes.bytes(in: name, equal: "upgrade") {
                     framing.upgrade = true
-                } else if Self.isName(bytes, name, "content-encoding") {
+                } else if bytes.bytes(in: name, equal: "content-encoding") {
                     var count = 0
                     var last = Coding.other
                     Self.forEachElement(bytes, value) { element in
@@ -285,25 +286,6 @@ enum HeadParser {
         if Self.equal(bytes, element, "gzip") || Self.equal(bytes, element, "x-gzip") { return .gzip }
         if Self.equal(bytes, element, "deflate") { return .deflate }
         return .other
-    }
-
-    /// Whether the field name at `range` is `lowercase`: names are lower-cased already (``lowercasedName``), so
-    /// this compares eight bytes at a time (the names asked for are at least eight long, except "upgrade").
-    @inline(__always)
-    static func isName(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>, _ lowercase: StaticString) -> Bool {
-        let n = lowercase.utf8CodeUnitCount
-        guard range.count == n, let base = bytes.baseAddress else { return false }
-        guard n >= 8 else { return Self.equal(bytes, range, lowercase) }
-        let a = base + range.lowerBound
-        let b = UnsafeRawPointer(lowercase.utf8Start)
-        var i = 0
-        while i &+ 8 < n {
-            guard a.loadUnaligned(fromByteOffset: i, as: UInt64.self) == b.loadUnaligned(fromByteOffset: i, as: UInt64.self)
-            else { return false }
-            i &+= 8
-        }
-        // The last eight bytes (overlapping the ones before when n is not a multiple of eight).
-        return a.loadUnaligned(fromByteOffset: n &- 8, as: UInt64.self) == b.loadUnaligned(fromByteOffset: n &- 8, as: UInt64.self)
     }
 
     /// Whether `bytes[range]` is `lowercase` in any ASCII case.
