@@ -305,8 +305,8 @@ struct Analysis {
     ) {
         // VNI and VLANs are part of the key: the same 5-tuple under another VNI or tag is another connection.
         let key = ConnectionKey(
-            vni: vni ?? Conversations.noVNI, outerVLAN: vlans.2 > 0 ? vlans.0 : 0, innerVLAN: vlans.2 > 1 ? vlans.1 : 0,
-            source: s.source, sourcePort: s.sourcePort, destination: s.destination, destinationPort: s.destinationPort)
+            vni: vni ?? Conversations.noVNI, tags: (vlans.0, vlans.1, Int(vlans.2)), source: s.source,
+            sourcePort: s.sourcePort, destination: s.destination, destinationPort: s.destinationPort)
         if self.shares.count > 1 {
             // The router decides and goes no further; a share takes what was routed to it.
             if self.isRouter {
@@ -318,6 +318,20 @@ struct Analysis {
         self.reassembler.process(
             lending: &s, frame: frame, key: key, timestamp: timestamp, ordinal: self.ordinal, clock: self.now,
             delegate: &self.delegate)
+    }
+}
+
+extension ConnectionKey {
+    /// The key the collector gives a TCP segment (``Analysis/segment``, ``FastRoute``): the mirror VNI
+    /// (``Conversations/noVNI`` outside VXLAN), the VLAN tags it carried (outermost first: of `count` tags the first
+    /// two count), and its endpoints.
+    init(
+        vni: UInt32, tags: (outer: UInt16, inner: UInt16, count: Int), source: IPAddress, sourcePort: UInt16,
+        destination: IPAddress, destinationPort: UInt16
+    ) {
+        self.init(
+            vni: vni, outerVLAN: tags.count > 0 ? tags.outer : 0, innerVLAN: tags.count > 1 ? tags.inner : 0,
+            source: source, sourcePort: sourcePort, destination: destination, destinationPort: destinationPort)
     }
 }
 

@@ -409,13 +409,13 @@ public enum ECSFormatter {
         var text: (UInt64, UInt64, UInt32) = (0, 0, 0)
     }
 
-    /// ``appendISO8601(nanoseconds:into:)`` with the text of the second reused when it is `second`'s.
     /// Whole seconds (rounded down) and the nanoseconds after them, for any `Int64` (no overflow at its ends).
     private static func split(_ nanoseconds: Int64) -> (seconds: Int64, fraction: Int64) {
         let (q, r) = nanoseconds.quotientAndRemainder(dividingBy: 1_000_000_000)
         return r < 0 ? (q - 1, r + 1_000_000_000) : (q, r)
     }
 
+    /// ``appendISO8601(nanoseconds:into:)`` with the text of the second reused when it is `cache`'s.
     static func appendISO8601(nanoseconds: Int64, into out: JSONBuffer, second cache: inout SecondText) {
         let (seconds, afterSecond) = Self.split(nanoseconds)
         guard seconds == cache.second else {

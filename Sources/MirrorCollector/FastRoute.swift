@@ -107,9 +107,8 @@ struct FastRoute {
         /// The key ``Analysis/segment`` makes.
         func key(vni: UInt32) -> ConnectionKey {
             ConnectionKey(
-                vni: vni, outerVLAN: self.vlanCount > 0 ? self.outerVLAN : 0,
-                innerVLAN: self.vlanCount > 1 ? self.innerVLAN : 0, source: self.source, sourcePort: self.sourcePort,
-                destination: self.destination, destinationPort: self.destinationPort)
+                vni: vni, tags: (self.outerVLAN, self.innerVLAN, self.vlanCount), source: self.source,
+                sourcePort: self.sourcePort, destination: self.destination, destinationPort: self.destinationPort)
         }
     }
 }
