@@ -171,8 +171,10 @@ final class FrameBatch: @unchecked Sendable {
     // A batch has one writer at a time (see above): the runtime's exclusivity checks, a thread-local lookup per
     // access, would cost more than the frame's reading.
     @exclusivity(unchecked) private(set) var frames: [Frame] = []
-    /// With workers: each frame's route, set by the routing collector.
-    @exclusivity(unchecked) var routes: [FrameRoute] = []
+    /// With workers: how the router routed the frames (``Routing``), made at the first use.
+    private(set) var routing: Routing? = nil
+    /// A batch holds at most this many frames.
+    static let maxFrames = 1 << 12
     /// For mapped frames: where the file's next record starts (what is below may be released once the batch is done).
     var endOffset = 0
     var isLast = false
@@ -185,12 +187,73 @@ final class FrameBatch: @unchecked Sendable {
         self.isCopy = isCopy
         self.capacity = isCopy ? FrameBatch.targetBytes : 16
         self.storage = .allocate(byteCount: self.capacity, alignment: 16)
-        self.frames.reserveCapacity(1 << 12)
+        self.frames.reserveCapacity(FrameBatch.maxFrames)
     }
 
-    deinit { self.storage.deallocate() }
+    deinit {
+        self.storage.deallocate()
+        self.routing?.deallocate()
+    }
 
-    var isFull: Bool { self.used >= FrameBatch.targetBytes || self.frames.count >= 1 << 12 }
+    /// Each frame's route and the router's clock after it, and the frames of each share (indices, ascending), so
+    /// that a share passes over the others at once. Room for a full batch is made once: the router writes a few
+    /// words per frame, without an array's checks.
+    struct Routing {
+        let routes: UnsafeMutablePointer<FrameRoute>
+        let clocks: UnsafeMutablePointer<Int64>
+        /// Share `s`'s frames start at `s * maxFrames`.
+        let own: UnsafeMutablePointer<Int32>
+        var ownCounts: [Int]
+        /// Frames of the input before this batch's first (the router's count).
+        var framesBefore: UInt64 = 0
+
+        init(shares: Int) {
+            self.routes = .allocate(capacity: FrameBatch.maxFrames)
+            self.clocks = .allocate(capacity: FrameBatch.maxFrames)
+            self.own = .allocate(capacity: shares * FrameBatch.maxFrames)
+            self.ownCounts = Array(repeating: 0, count: shares)
+        }
+
+        func deallocate() {
+            self.routes.deallocate()
+            self.clocks.deallocate()
+            self.own.deallocate()
+        }
+
+        /// Share `share`'s frames.
+        func frames(ofShare share: Int) -> UnsafeBufferPointer<Int32> {
+            UnsafeBufferPointer(start: self.own + share * FrameBatch.maxFrames, count: self.ownCounts[share])
+        }
+    }
+
+    /// Routes the batch's frames with `route`, which gives a frame's route and the router's clock after it.
+    func route(shares: Int, framesBefore: UInt64, _ route: (UnsafeRawBufferPointer, Frame) -> (FrameRoute, Int64)) {
+        var routing = self.routing ?? Routing(shares: shares)
+        self.routing = nil
+        precondition(routing.ownCounts.count == shares && self.frames.count <= FrameBatch.maxFrames)
+        routing.framesBefore = framesBefore
+        var counts = routing.ownCounts
+        for s in counts.indices { counts[s] = 0 }
+        for i in self.frames.indices {
+            let frame = self.frames[i]
+            let (r, clock) = route(self.bytes(frame), frame)
+            routing.routes[i] = r
+            routing.clocks[i] = clock
+            if r.isForEveryone {
+                for s in counts.indices {
+                    routing.own[s &* FrameBatch.maxFrames &+ counts[s]] = Int32(i)
+                    counts[s] &+= 1
+                }
+            } else if let s = r.owner {
+                routing.own[s &* FrameBatch.maxFrames &+ counts[s]] = Int32(i)
+                counts[s] &+= 1
+            }
+        }
+        routing.ownCounts = counts
+        self.routing = routing
+    }
+
+    var isFull: Bool { self.used >= FrameBatch.targetBytes || self.frames.count >= FrameBatch.maxFrames }
 
     func reset() {
         self.used = 0
@@ -475,9 +538,9 @@ extension CollectReport {
 }
 
 /// `collect --read` with several collectors, one thread each, sharing the connections (``CollectorOptions/shareCount``).
-/// Every collector sees every batch of frames; each writes the lines of its own connections, noting where they
-/// belong (``OutputRun``), and this thread merges them batch by batch into the order one collector would have
-/// written, so the output does not depend on the number of workers.
+/// Every collector is given every batch, with the router's list of its frames; each writes the lines of its own
+/// connections, noting where they belong (``OutputRun``), and this thread merges them batch by batch into the order
+/// one collector would have written, so the output does not depend on the number of workers.
 enum SharedRead {
     /// Lines of one worker for one batch (or for the end), with their places.
     struct Chunk: @unchecked Sendable {
@@ -517,24 +580,7 @@ enum SharedRead {
                 let message = self.inbox.withLock { $0.removeFirst() }
                 switch message {
                 case .batch(let batch):
-                    let frames = batch.frames
-                    let routes = batch.routes
-                    let share = self.collector.shareIndex
-                    for i in frames.indices {
-                        // The headers of a frame this worker decodes, a few frames ahead: the router read them on
-                        // another core, and waiting for them was each frame's first stall.
-                        let ahead = i &+ Self.prefetchDistance
-                        if ahead < frames.count, routes[ahead].isDecoded(byShare: share),
-                            let start = batch.bytes(frames[ahead]).baseAddress
-                        {
-                            MappedPcapFile.prefetch(start)
-                            MappedPcapFile.prefetch(start + 64)
-                        }
-                        let frame = frames[i]
-                        self.collector.process(
-                            frame: batch.bytes(frame), linkType: frame.linkType, timestamp: frame.timestamp,
-                            route: routes[i])
-                    }
+                    self.process(batch)
                     self.publish()
                 case .end:
                     self.collector.finish()
@@ -542,6 +588,41 @@ enum SharedRead {
                     return
                 }
             }
+        }
+
+        /// The batch's frames of this worker's share; the others are passed over, stopping only where a sweep is due.
+        private func process(_ batch: FrameBatch) {
+            guard let routing = batch.routing else { preconditionFailure("a batch handed out unrouted") }
+            let frames = batch.frames
+            let (routes, clocks) = (routing.routes, routing.clocks)
+            let own = routing.frames(ofShare: self.collector.shareIndex)
+            let before = routing.framesBefore
+            let interval = Collector.sweepInterval
+            // The first frame (index) due a sweep.
+            var sweep = Int((interval &- (before &+ 1) % interval) % interval)
+            for k in own.indices {
+                let i = Int(own[k])
+                while sweep < i {
+                    self.collector.advance(to: before &+ UInt64(sweep &+ 1), clock: clocks[sweep])
+                    sweep &+= Int(interval)
+                }
+                // The headers of a frame this worker decodes, a few ahead: the router read them on another core,
+                // and waiting for them was each frame's first stall.
+                let ahead = k &+ Self.prefetchDistance
+                if ahead < own.count, let start = batch.bytes(frames[Int(own[ahead])]).baseAddress {
+                    MappedPcapFile.prefetch(start)
+                    MappedPcapFile.prefetch(start + 64)
+                }
+                let frame = frames[i]
+                self.collector.process(
+                    frame: batch.bytes(frame), linkType: frame.linkType, timestamp: frame.timestamp, route: routes[i],
+                    ordinal: before &+ UInt64(i &+ 1), clock: clocks[i])
+            }
+            while sweep < frames.count {
+                self.collector.advance(to: before &+ UInt64(sweep &+ 1), clock: clocks[sweep])
+                sweep &+= Int(interval)
+            }
+            if !frames.isEmpty { self.collector.advance(to: before &+ UInt64(frames.count), clock: clocks[frames.count - 1]) }
         }
 
         private func publish() {
@@ -630,10 +711,9 @@ enum SharedRead {
             while true {
                 let batch = source.next()
                 // Routed here, so that each frame is decoded once for the routing and then only by its share.
-                batch.routes.removeAll(keepingCapacity: true)
-                for frame in batch.frames {
-                    batch.routes.append(
-                        router.route(frame: batch.bytes(frame), linkType: frame.linkType, timestamp: frame.timestamp))
+                batch.route(shares: workers.count, framesBefore: router.framesSeen) { bytes, frame in
+                    let route = router.route(frame: bytes, linkType: frame.linkType, timestamp: frame.timestamp)
+                    return (route, router.now)
                 }
                 for w in workers { w.send(.batch(batch)) }
                 inFlight.append(batch)

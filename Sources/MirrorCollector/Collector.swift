@@ -14,7 +14,7 @@ public struct CollectorOptions: Sendable {
     /// Several collectors may share one input, each analysing the TCP connections of its share: one collector
     /// routes every frame (``Collector/route(frame:linkType:timestamp:)``, share decisions by
     /// ``MirrorReassembly/ConnectionShares``) and the others process the frames as routed
-    /// (``Collector/process(frame:linkType:timestamp:route:)``), this one taking share `shareIndex` of `shareCount`.
+    /// (``Collector/process(frame:linkType:timestamp:route:ordinal:clock:)``), this one taking share `shareIndex` of `shareCount`.
     /// With more than one share a collector notes where each line belongs among the others'
     /// (``Collector/takeOutput(_:)``).
     public var shareIndex = 0
@@ -35,9 +35,9 @@ public struct FrameRoute: Hashable, Sendable {
         FrameRoute(rawValue: UInt8(index) | (fragment ? 0x80 : 0))
     }
     /// Every share must decapsulate and decode it (fragments are held by all, so all agree on what completes).
-    var isForEveryone: Bool { self.rawValue & 0x80 != 0 }
+    public var isForEveryone: Bool { self.rawValue & 0x80 != 0 }
     /// The share that analyses it, if any.
-    var owner: Int? { self.rawValue & 0x7F == 0x7F ? nil : Int(self.rawValue & 0x7F) }
+    public var owner: Int? { self.rawValue & 0x7F == 0x7F ? nil : Int(self.rawValue & 0x7F) }
     /// Whether share `index` decodes the frame (its own, or a fragment).
     public func isDecoded(byShare index: Int) -> Bool { self.isForEveryone || self.owner == index }
 }
@@ -80,7 +80,7 @@ public struct Collector {
     public private(set) var decapsulator: Decapsulator
     /// Everything after decapsulation. Kept apart so that a frame goes from one to the other without a copy of
     /// either (the decapsulator hands frames to a closure, which may then change only this).
-    var analysis: Analysis
+    @usableFromInline var analysis: Analysis
 
     public init(options: CollectorOptions = .init()) {
         self.decapsulator = Decapsulator(ports: options.vxlanPorts)
@@ -92,7 +92,8 @@ public struct Collector {
     /// Which share of the connections this collector takes (``CollectorOptions/shareIndex``).
     public var shareIndex: Int { self.analysis.shareIndex }
     /// The latest packet time seen: the collector's clock.
-    public var now: Int64 { self.analysis.now }
+    // Inlinable: through an opaque getter, a caller in another module copied the whole collector to read it.
+    @inlinable public var now: Int64 { self.analysis.now }
     public var httpCounters: HTTP1Counters { self.analysis.delegate.httpCounters }
     /// Counters of exchanges by flag, so far.
     public var flagCounts: [String: Int] { self.analysis.delegate.flagCounts }
@@ -143,15 +144,31 @@ public struct Collector {
         return fragment ? .fragmentForNobody : .nobody
     }
 
-    /// For share `shareIndex`: one frame as the router routed it. Every frame moves the clock; only the share's
-    /// own frames, and fragments (which every share holds), are decoded.
+    /// Frames seen so far (routed or processed, or passed over by ``advance(to:clock:)``).
+    @inlinable public var framesSeen: UInt64 { self.analysis.ordinal }
+
+    /// Idle connections are swept before every frame whose ordinal is a multiple of this: a share that skips
+    /// frames stops at each such frame (``advance(to:clock:)``) so that its sweeps come where one collector's would.
+    public static let sweepInterval = Analysis.sweepInterval
+
+    /// For share `shareIndex`: the `ordinal`-th frame of the input, as the router routed it, when the router's
+    /// clock (``now``) read `clock`. Only frames the route gives this share are decoded; the share need not be given
+    /// the others, but must be advanced over each sweep among them (``sweepInterval``).
     public mutating func process(
-        frame bytes: UnsafeRawBufferPointer, linkType: LinkType, timestamp: Int64, route: FrameRoute
+        frame bytes: UnsafeRawBufferPointer, linkType: LinkType, timestamp: Int64, route: FrameRoute,
+        ordinal: UInt64, clock: Int64
     ) {
-        self.analysis.tick(timestamp)
+        self.analysis.advance(to: ordinal, clock: clock)
         guard route.isDecoded(byShare: self.analysis.shareIndex) else { return }
         self.analysis.route = route
         Self.decapsulate(bytes, linkType, timestamp, &self.decapsulator, &self.analysis)
+    }
+
+    /// For share `shareIndex`: frames up to the `ordinal`-th passed (none of them its own), the router's clock
+    /// reading `clock` after it. What one collector would have done meanwhile is done: the sweep at `ordinal`, if
+    /// one is due there. No sweep may be due before it (stop at each first).
+    public mutating func advance(to ordinal: UInt64, clock: Int64) {
+        self.analysis.advance(to: ordinal, clock: clock)
     }
 
     private static func decapsulate(
@@ -193,13 +210,13 @@ public struct Collector {
 }
 
 /// The collector's path after decapsulation: inner frames, reassembly, conversations.
-struct Analysis {
+@usableFromInline struct Analysis {
     var reassembler: TCPReassembler
     var innerFragments = IPv4Defragmenter()
     var delegate: Conversations
-    var now: Int64 = 0
+    @usableFromInline var now: Int64 = 0
     /// Frames (or datagrams) so far: the ordinal of the current one.
-    var ordinal: UInt64 = 0
+    @usableFromInline var ordinal: UInt64 = 0
     let shareIndex: Int
     /// The router's: which share takes each connection.
     var shares: ConnectionShares
@@ -209,7 +226,6 @@ struct Analysis {
     var heldFragment = false
     /// A share's: the route of the current frame (frames reach a share's decoding only when routed to it or to all).
     var route = FrameRoute.nobody
-    var sinceExpiry = 0
     var analysed = 0
     var notTCP = 0
     var malformed: [String: Int] = [:]
@@ -236,17 +252,25 @@ struct Analysis {
         return c
     }
 
+    /// Idle expiry every 4096 frames keeps the cost per frame small and the result independent of batching.
+    static let sweepInterval: UInt64 = 4096
+
     mutating func tick(_ timestamp: Int64) {
-        if timestamp > self.now { self.now = timestamp }
-        self.ordinal += 1
-        self.sinceExpiry += 1
-        // Idle expiry every 4096 frames keeps the cost per frame small and the result independent of batching.
-        if self.sinceExpiry >= 4096 {
-            self.sinceExpiry = 0
-            self.delegate.sink.major = self.ordinal &* 2
+        self.advance(to: self.ordinal &+ 1, clock: timestamp)
+    }
+
+    /// To the `ordinal`-th frame, which brought the clock to at least `clock`: its sweep, if one is due, and then
+    /// its place in the output. (A share moves over frames not its own at once; ``Collector/advance(to:clock:)``.)
+    mutating func advance(to ordinal: UInt64, clock: Int64) {
+        guard ordinal > self.ordinal else { return }
+        precondition((ordinal &- 1) / Self.sweepInterval == self.ordinal / Self.sweepInterval, "a sweep passed over")
+        if clock > self.now { self.now = clock }
+        self.ordinal = ordinal
+        if ordinal % Self.sweepInterval == 0 {
+            self.delegate.sink.major = ordinal &* 2
             self.expire(now: self.now)
         }
-        self.delegate.sink.major = self.ordinal &* 2 &+ 1
+        self.delegate.sink.major = ordinal &* 2 &+ 1
         self.delegate.sink.minor = 0
     }
 

@@ -106,7 +106,10 @@ import Testing
         func merge(_ finishing: Bool) {
             var pieces: [(OutputRun, [UInt8])] = []
             for i in 0..<count {
-                if finishing { shares[i].finish() }
+                if finishing {
+                    shares[i].advance(to: router.framesSeen, clock: router.now)
+                    shares[i].finish()
+                }
                 shares[i].takeOutput { bytes, runs in
                     for (k, run) in runs.enumerated() {
                         let end = k + 1 < runs.count ? runs[k + 1].start : bytes.count
@@ -123,7 +126,17 @@ import Testing
         for f in frames {
             f.bytes.withUnsafeBytes { raw in
                 let route = router.route(frame: raw, linkType: .ethernet, timestamp: f.timestamp)
-                for i in 0..<count { shares[i].process(frame: raw, linkType: .ethernet, timestamp: f.timestamp, route: route) }
+                let (ordinal, clock) = (router.framesSeen, router.now)
+                // As the workers do: a share is given its own frames, and stops only where a sweep is due.
+                for i in 0..<count {
+                    if route.isDecoded(byShare: i) {
+                        shares[i].process(
+                            frame: raw, linkType: .ethernet, timestamp: f.timestamp, route: route, ordinal: ordinal,
+                            clock: clock)
+                    } else if ordinal % Collector.sweepInterval == 0 {
+                        shares[i].advance(to: ordinal, clock: clock)
+                    }
+                }
             }
             merge(false)
         }
