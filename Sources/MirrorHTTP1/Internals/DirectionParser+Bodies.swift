@@ -69,7 +69,17 @@ extension DirectionParser {
 
     mutating func feedInflater(_ bytes: UnsafeRawBufferPointer) {
         guard case .active = self.current!.decode else { return }
-        switch self.uniqueInflater().feed(bytes, limit: self.limits.maxDecodedBytes) {
+        self.decoded(self.uniqueInflater().feed(bytes, limit: self.limits.maxDecodedBytes))
+    }
+
+    /// Inflates what the inflater gathered (before its counts are read).
+    mutating func flushInflater() {
+        guard case .active = self.current?.decode else { return }
+        self.decoded(self.uniqueInflater().flush(limit: self.limits.maxDecodedBytes))
+    }
+
+    private mutating func decoded(_ status: Inflater.Status) {
+        switch status {
         case .ok: break
         case .error: self.current!.decode = .failed
         case .limit: self.current!.decode = .limit
@@ -169,6 +179,7 @@ extension DirectionParser {
 
     mutating func finishMessage(_ shared: inout ConversationState, _ emit: Emit) {
         self.state = .idle
+        self.flushInflater()
         guard var current = self.current.take() else { return }  // moved out: its record is handed on, not copied
         Self.finishDecoding(&current, self.inflater, &shared)
         // Held only while a body is decoded: an idle connection keeps none of its 87 KiB.

@@ -24,8 +24,13 @@ final class Inflater: @unchecked Sendable {
     }
 
     private static let outputSize = 16 * 1024
+    /// Compressed bytes are gathered up to this many before igzip is called: each call copies its 32 KiB of history
+    /// and decodes the end of its input the slow way, a cost per call that per TCP segment was a quarter of inflating.
+    private static let inputSize = 16 * 1024
     private let state: UnsafeMutablePointer<inflate_state>
     private let output: UnsafeMutablePointer<UInt8>
+    private let gathered: UnsafeMutablePointer<UInt8>
+    private var gatheredCount = 0
     private var format = Format.raw
     /// The wrapper of the stream under way is still to be chosen from its first byte (``Format/gzipOrZlib``).
     private var awaitingFirstByte = false
@@ -43,18 +48,21 @@ final class Inflater: @unchecked Sendable {
     init() {
         self.state = .allocate(capacity: 1)
         self.output = .allocate(capacity: Self.outputSize)
+        self.gathered = .allocate(capacity: Self.inputSize)
         isal_inflate_init(self.state)
     }
 
     deinit {
         self.state.deallocate()
         self.output.deallocate()
+        self.gathered.deallocate()
     }
 
     /// Starts a new body.
     func start(_ format: Format) {
         self.produced = 0
         self.atStreamEnd = false
+        self.gatheredCount = 0
         self.format = format
         self.restart()
     }
@@ -78,11 +86,36 @@ final class Inflater: @unchecked Sendable {
         other.awaitingFirstByte = self.awaitingFirstByte
         other.produced = self.produced
         other.atStreamEnd = self.atStreamEnd
+        other.gathered.update(from: self.gathered, count: self.gatheredCount)
+        other.gatheredCount = self.gatheredCount
         return other
     }
 
-    /// Inflates `input`, counting what comes out. Stops with `.limit` once more than `limit` bytes came out.
+    /// Takes `input` for inflating, counting what comes out. Small pieces are gathered first, so the counts (and
+    /// ``atStreamEnd``) are up to date only after ``flush(limit:)``. Stops with `.limit` once more than `limit`
+    /// bytes came out.
     func feed(_ input: UnsafeRawBufferPointer, limit: Int) -> Status {
+        guard let base = input.baseAddress else { return .ok }
+        if self.gatheredCount + input.count <= Self.inputSize {
+            (self.gathered + self.gatheredCount).update(from: base.assumingMemoryBound(to: UInt8.self), count: input.count)
+            self.gatheredCount += input.count
+            return .ok
+        }
+        let status = self.flush(limit: limit)
+        guard status == .ok else { return status }
+        guard input.count > Self.inputSize else { return self.feed(input, limit: limit) }  // gathered now
+        return self.inflate(input, limit: limit)
+    }
+
+    /// Inflates what was gathered.
+    func flush(limit: Int) -> Status {
+        guard self.gatheredCount > 0 else { return .ok }
+        let count = self.gatheredCount
+        self.gatheredCount = 0
+        return self.inflate(UnsafeRawBufferPointer(start: self.gathered, count: count), limit: limit)
+    }
+
+    private func inflate(_ input: UnsafeRawBufferPointer, limit: Int) -> Status {
         guard let base = input.baseAddress else { return .ok }
         var offset = 0
         while offset < input.count {
