@@ -18,17 +18,23 @@ struct ConnectionTable {
     private var mask: Int
     private(set) var count = 0
     private let seed: UInt64
+    /// The key found last and its slot (-1: none): segments come in trains of one connection (a sender's window,
+    /// a segmentation offload's burst), and a train's later segments are found without hashing or probing.
+    private var lastKey: ConnectionKey
+    private var lastSlot: Int32 = -1
 
     init() {
         self.seed = UInt64.random(in: .min ... .max)
         self.mask = 15
         self.entries = Self.emptyEntries(16)
+        self.lastKey = Self.noKey
     }
 
+    private static let noKey = ConnectionKey(
+        source: .zero(.ipv4), sourcePort: 0, destination: .zero(.ipv4), destinationPort: 0)
+
     private static func emptyEntries(_ n: Int) -> [Entry] {
-        let none = ConnectionKey(source: .zero(.ipv4), sourcePort: 0, destination: .zero(.ipv4), destinationPort: 0)
-        let empty = Entry(key: none, slot: -1)
-        return [Entry](repeating: empty, count: n)
+        [Entry](repeating: Entry(key: Self.noKey, slot: -1), count: n)
     }
 
     @inline(__always)
@@ -37,12 +43,16 @@ struct ConnectionTable {
     }
 
     /// The slot of `key`, or nil.
-    func find(_ key: ConnectionKey) -> Int? {
+    mutating func find(_ key: ConnectionKey) -> Int? {
+        if self.lastSlot >= 0 && self.lastKey == key { return Int(self.lastSlot) }
         var i = self.bucket(key)
         while true {
             let slot = self.entries[i].slot
             if slot < 0 { return nil }
-            if self.entries[i].key == key { return Int(slot) }
+            if self.entries[i].key == key {
+                (self.lastKey, self.lastSlot) = (key, slot)
+                return Int(slot)
+            }
             i = (i + 1) & self.mask
         }
     }
@@ -50,6 +60,8 @@ struct ConnectionTable {
     /// Sets the slot of `key` (adding the key, or replacing its slot).
     mutating func set(_ key: ConnectionKey, _ slot: Int) {
         if (self.count + 1) * 2 > self.mask + 1 { self.grow() }
+        // Last, after growing (which sets every key again, with its old slot).
+        defer { (self.lastKey, self.lastSlot) = (key, Int32(slot)) }
         var i = self.bucket(key)
         while self.entries[i].slot >= 0 {
             if self.entries[i].key == key {
@@ -71,6 +83,7 @@ struct ConnectionTable {
             i = (i + 1) & self.mask
         }
         guard self.entries[i].slot == Int32(slot) else { return }
+        if self.lastKey == key { self.lastSlot = -1 }
         // Shift back the entries after it that probed past it, so no probe ever meets a hole before its key.
         var hole = i
         var j = (i + 1) & self.mask

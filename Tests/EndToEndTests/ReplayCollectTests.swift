@@ -12,7 +12,7 @@ final class CollectorProcess {
     init(port: UInt16, directory: TemporaryDirectory, extra: [String] = []) throws {
         self.output = directory.file("collected-\(port).json")
         self.errors = directory.file("collect-\(port).err")
-        FileManager.default.createFile(atPath: self.errors.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: self.errors.path, contents: nil)
         self.process.executableURL = URL(fileURLWithPath: try #require(VPCMirrorBinary.path, "vpcmirror not built"))
         // --duration bounds the run even if the test fails before stopping it.
         self.process.arguments = ["collect", "--listen", "127.0.0.1:\(port)", "--output", self.output.path, "--duration", "60"] + extra

@@ -266,9 +266,11 @@ private let first = ConnectionID(rawValue: 1)
 
 /// Many connections at once, opened, written to, closed and opened again on the same keys in a random order: each
 /// segment must reach its own connection (the key table is probed, grown and shifted back on removal all along).
+/// With `train` above 1, a key takes up to that many steps in a row, as segments come in trains (the table keeps
+/// the last key it found: a connection closed and opened again within a train must not find the old slot).
 @Suite struct ConnectionTableTests {
-    @Test(arguments: 0..<4)
-    func everySegmentFindsItsConnection(batch: UInt64) {
+    @Test(arguments: [(0, 1), (1, 1), (2, 1), (3, 1), (4, 6), (5, 6)] as [(UInt64, Int)])
+    func everySegmentFindsItsConnection(batch: UInt64, train: Int) {
         var rng = SeededGenerator(seed: 0x7AB1E + batch)
         var feeder = Feeder()
         var limits = ReassemblyLimits()
@@ -282,8 +284,14 @@ private let first = ConnectionID(rawValue: 1)
         var expected: [Int: [UInt8]] = [:]  // by generation: what its client sent
         var generations: [Int: Int] = [:]   // generation → key
         var generation = 0
+        var k = 0
+        var trainLeft = 0
         for _ in 0..<6000 {
-            let k = Int(rng.next() % UInt64(keys.count))
+            if trainLeft == 0 {
+                k = Int(rng.next() % UInt64(keys.count))
+                trainLeft = 1 + Int(rng.next() % UInt64(train))
+            }
+            trainLeft -= 1
             feeder.client = (keys[k].0, keys[k].1)
             feeder.server = (keys[k].2, 80)
             if var state = open[k] {
