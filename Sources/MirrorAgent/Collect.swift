@@ -590,22 +590,16 @@ enum SharedRead {
             }
         }
 
-        /// The batch's frames of this worker's share; the others are passed over, stopping only where a sweep is due.
+        /// The batch's frames of this worker's share; the collector passes over the others.
         private func process(_ batch: FrameBatch) {
             guard let routing = batch.routing else { preconditionFailure("a batch handed out unrouted") }
             let frames = batch.frames
             let (routes, clocks) = (routing.routes, routing.clocks)
             let own = routing.frames(ofShare: self.collector.shareIndex)
             let before = routing.framesBefore
-            let interval = Collector.sweepInterval
-            // The first frame (index) due a sweep.
-            var sweep = Int((interval &- (before &+ 1) % interval) % interval)
+            let clock = { (ordinal: UInt64) in clocks[Int(ordinal &- before &- 1)] }
             for k in own.indices {
                 let i = Int(own[k])
-                while sweep < i {
-                    self.collector.advance(to: before &+ UInt64(sweep &+ 1), clock: clocks[sweep])
-                    sweep &+= Int(interval)
-                }
                 // The headers of a frame this worker decodes, a few ahead: the router read them on another core,
                 // and waiting for them was each frame's first stall.
                 let ahead = k &+ Self.prefetchDistance
@@ -616,13 +610,9 @@ enum SharedRead {
                 let frame = frames[i]
                 self.collector.process(
                     frame: batch.bytes(frame), linkType: frame.linkType, timestamp: frame.timestamp, route: routes[i],
-                    ordinal: before &+ UInt64(i &+ 1), clock: clocks[i])
+                    ordinal: before &+ UInt64(i &+ 1), clock: clock)
             }
-            while sweep < frames.count {
-                self.collector.advance(to: before &+ UInt64(sweep &+ 1), clock: clocks[sweep])
-                sweep &+= Int(interval)
-            }
-            if !frames.isEmpty { self.collector.advance(to: before &+ UInt64(frames.count), clock: clocks[frames.count - 1]) }
+            self.collector.advance(to: before &+ UInt64(frames.count), clock: clock)
         }
 
         private func publish() {

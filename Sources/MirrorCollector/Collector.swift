@@ -14,7 +14,8 @@ public struct CollectorOptions: Sendable {
     /// Several collectors may share one input, each analysing the TCP connections of its share: one collector
     /// routes every frame (``Collector/route(frame:linkType:timestamp:)``, share decisions by
     /// ``MirrorReassembly/ConnectionShares``) and the others process the frames as routed
-    /// (``Collector/process(frame:linkType:timestamp:route:ordinal:clock:)``), this one taking share `shareIndex` of `shareCount`.
+    /// (``Collector/process(frame:linkType:timestamp:route:ordinal:clock:)``), this one taking share `shareIndex` of
+    /// `shareCount`.
     /// With more than one share a collector notes where each line belongs among the others'
     /// (``Collector/takeOutput(_:)``).
     public var shareIndex = 0
@@ -147,28 +148,24 @@ public struct Collector {
     /// Frames seen so far (routed or processed, or passed over by ``advance(to:clock:)``).
     @inlinable public var framesSeen: UInt64 { self.analysis.ordinal }
 
-    /// Idle connections are swept before every frame whose ordinal is a multiple of this: a share that skips
-    /// frames stops at each such frame (``advance(to:clock:)``) so that its sweeps come where one collector's would.
-    public static let sweepInterval = Analysis.sweepInterval
-
-    /// For share `shareIndex`: the `ordinal`-th frame of the input, as the router routed it, when the router's
-    /// clock (``now``) read `clock`. Only frames the route gives this share are decoded; the share need not be given
-    /// the others, but must be advanced over each sweep among them (``sweepInterval``).
+    /// For share `shareIndex`: the `ordinal`-th frame of the input, as the router routed it. Only frames the route
+    /// gives this share are decoded, and the share need not be given the others: those before this one are passed
+    /// over (``advance(to:clock:)``). `clock` gives the router's clock (``now``) after any frame since the last one
+    /// this share was given, by ordinal.
     public mutating func process(
         frame bytes: UnsafeRawBufferPointer, linkType: LinkType, timestamp: Int64, route: FrameRoute,
-        ordinal: UInt64, clock: Int64
+        ordinal: UInt64, clock: (UInt64) -> Int64
     ) {
-        self.analysis.advance(to: ordinal, clock: clock)
+        self.analysis.advance(through: ordinal, clock: clock)
         guard route.isDecoded(byShare: self.analysis.shareIndex) else { return }
         self.analysis.route = route
         Self.decapsulate(bytes, linkType, timestamp, &self.decapsulator, &self.analysis)
     }
 
-    /// For share `shareIndex`: frames up to the `ordinal`-th passed (none of them its own), the router's clock
-    /// reading `clock` after it. What one collector would have done meanwhile is done: the sweep at `ordinal`, if
-    /// one is due there. No sweep may be due before it (stop at each first).
-    public mutating func advance(to ordinal: UInt64, clock: Int64) {
-        self.analysis.advance(to: ordinal, clock: clock)
+    /// For share `shareIndex`: frames up to the `ordinal`-th passed, none of them its own. What one collector would
+    /// have done meanwhile is done: the idle sweeps due among them, each at the clock `clock` gives for its frame.
+    public mutating func advance(to ordinal: UInt64, clock: (UInt64) -> Int64) {
+        self.analysis.advance(through: ordinal, clock: clock)
     }
 
     private static func decapsulate(
@@ -259,8 +256,22 @@ public struct Collector {
         self.advance(to: self.ordinal &+ 1, clock: timestamp)
     }
 
+    /// Over every frame up to the `ordinal`-th, stopping only at those due a sweep: `clock` gives the clock after a
+    /// frame, by its ordinal. (A share moves over the frames that are not its own at once.)
+    @inline(__always)
+    mutating func advance(through ordinal: UInt64, clock: (UInt64) -> Int64) {
+        guard ordinal > self.ordinal else { return }
+        var sweep = (self.ordinal / Self.sweepInterval &+ 1) &* Self.sweepInterval
+        while sweep < ordinal {
+            self.advance(to: sweep, clock: clock(sweep))
+            sweep &+= Self.sweepInterval
+        }
+        self.advance(to: ordinal, clock: clock(ordinal))
+    }
+
     /// To the `ordinal`-th frame, which brought the clock to at least `clock`: its sweep, if one is due, and then
-    /// its place in the output. (A share moves over frames not its own at once; ``Collector/advance(to:clock:)``.)
+    /// its place in the output. No sweep may be due before it (``advance(through:clock:)`` stops at each).
+    @inline(__always)
     mutating func advance(to ordinal: UInt64, clock: Int64) {
         guard ordinal > self.ordinal else { return }
         precondition((ordinal &- 1) / Self.sweepInterval == self.ordinal / Self.sweepInterval, "a sweep passed over")

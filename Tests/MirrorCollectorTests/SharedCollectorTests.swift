@@ -103,11 +103,13 @@ import Testing
         }
         var out: [UInt8] = []
         var busy = Set<Int>()
+        /// The router's clock after each frame, by ordinal (from 1).
+        var clocks: [Int64] = []
         func merge(_ finishing: Bool) {
             var pieces: [(OutputRun, [UInt8])] = []
             for i in 0..<count {
                 if finishing {
-                    shares[i].advance(to: router.framesSeen, clock: router.now)
+                    shares[i].advance(to: router.framesSeen) { clocks[Int($0) - 1] }
                     shares[i].finish()
                 }
                 shares[i].takeOutput { bytes, runs in
@@ -126,16 +128,12 @@ import Testing
         for f in frames {
             f.bytes.withUnsafeBytes { raw in
                 let route = router.route(frame: raw, linkType: .ethernet, timestamp: f.timestamp)
-                let (ordinal, clock) = (router.framesSeen, router.now)
-                // As the workers do: a share is given its own frames, and stops only where a sweep is due.
-                for i in 0..<count {
-                    if route.isDecoded(byShare: i) {
-                        shares[i].process(
-                            frame: raw, linkType: .ethernet, timestamp: f.timestamp, route: route, ordinal: ordinal,
-                            clock: clock)
-                    } else if ordinal % Collector.sweepInterval == 0 {
-                        shares[i].advance(to: ordinal, clock: clock)
-                    }
+                clocks.append(router.now)
+                // As the workers do: a share is given only its own frames, and passes over the others.
+                for i in 0..<count where route.isDecoded(byShare: i) {
+                    shares[i].process(
+                        frame: raw, linkType: .ethernet, timestamp: f.timestamp, route: route,
+                        ordinal: router.framesSeen) { clocks[Int($0) - 1] }
                 }
             }
             merge(false)
