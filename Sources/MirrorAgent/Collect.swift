@@ -234,19 +234,20 @@ final class FrameBatch: @unchecked Sendable {
         routing.framesBefore = framesBefore
         var counts = routing.ownCounts
         for s in counts.indices { counts[s] = 0 }
+        let own = routing.own
+        func give(_ i: Int, to s: Int) {
+            own[s &* FrameBatch.maxFrames &+ counts[s]] = Int32(i)
+            counts[s] &+= 1
+        }
         for i in self.frames.indices {
             let frame = self.frames[i]
             let (r, clock) = route(self.bytes(frame), frame)
             routing.routes[i] = r
             routing.clocks[i] = clock
             if r.isForEveryone {
-                for s in counts.indices {
-                    routing.own[s &* FrameBatch.maxFrames &+ counts[s]] = Int32(i)
-                    counts[s] &+= 1
-                }
+                for s in counts.indices { give(i, to: s) }
             } else if let s = r.owner {
-                routing.own[s &* FrameBatch.maxFrames &+ counts[s]] = Int32(i)
-                counts[s] &+= 1
+                give(i, to: s)
             }
         }
         routing.ownCounts = counts

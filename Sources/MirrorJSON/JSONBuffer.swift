@@ -83,13 +83,18 @@ public final class JSONBuffer {
     public func append(_ bytes: UnsafeRawBufferPointer) {
         guard let source = bytes.baseAddress else { return }
         let n = bytes.count
-        let target = self.reserve(n)
+        Self.copy(to: self.reserve(n), from: source, count: n)
+        self.advance(by: n)
+    }
+
+    /// Copies `n` bytes: a few without a call (``copySmall(to:from:count:)``), more with `memmove`.
+    @inlinable @inline(__always)
+    static func copy(to target: UnsafeMutableRawPointer, from source: UnsafeRawPointer, count n: Int) {
         if n <= 16 {
             Self.copySmall(to: target, from: source, count: n)
         } else {
             target.copyMemory(from: source, byteCount: n)
         }
-        self.advance(by: n)
     }
 
     /// Copies up to 16 bytes without a call to `memmove` (most JSON pieces are a few bytes, and the call costs more
@@ -198,13 +203,7 @@ public final class JSONBuffer {
         }
         target.storeBytes(of: UInt8(ascii: "\""), toByteOffset: at, as: UInt8.self)
         at &+= 1
-        if let source = name.baseAddress {
-            if nameCount <= 16 {
-                Self.copySmall(to: target + at, from: source, count: nameCount)
-            } else {
-                (target + at).copyMemory(from: source, byteCount: nameCount)
-            }
-        }
+        if let source = name.baseAddress { Self.copy(to: target + at, from: source, count: nameCount) }
         at &+= nameCount
         target.storeBytes(of: UInt8(ascii: "\""), toByteOffset: at, as: UInt8.self)
         target.storeBytes(of: UInt8(ascii: ":"), toByteOffset: at &+ 1, as: UInt8.self)
